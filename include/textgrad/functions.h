@@ -1,0 +1,116 @@
+// Functions that build the computation graph as they run.
+//
+// Each call returns its output Variable at once. When the output comes from an LLM, the
+// request is sent as soon as the inputs are ready and the value arrives later; reading it
+// waits. So a plain loop over a batch sends its calls concurrently. Outputs always require
+// grad (so an answer can be optimized directly); inputs are their predecessors, in order.
+//
+// Thread safety: function objects are immutable after construction and may be called from
+// many threads at once.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "textgrad/engine.h"
+#include "textgrad/variable.h"
+
+namespace tg {
+
+// Default role descriptions.
+namespace roles {
+inline constexpr const char* kSystemPrompt =
+    "system prompt that sets the language model's behavior and strategy, reused across queries";
+inline constexpr const char* kLlmOutput = "response from the language model";
+inline constexpr const char* kLlmInput = "query to the language model";
+inline constexpr const char* kFunctionOutput = "output of the string-based function";
+}  // namespace roles
+
+// Named inputs, kept in the order given.
+class Fields {
+ public:
+  Fields() = default;
+  Fields(std::initializer_list<std::pair<std::string, Variable>> items);
+  void set(std::string name, Variable variable);
+  const Variable& at(std::string_view name) const;
+  bool contains(std::string_view name) const;
+  size_t size() const { return items_.size(); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<std::pair<std::string, Variable>> items_;
+};
+
+// One LLM call: the system prompt (optional) and the input as the user message.
+class LLMCall {
+ public:
+  explicit LLMCall(EnginePtr engine, Variable system_prompt = {}, Phase phase = Phase::kForward);
+
+  Variable operator()(const Variable& input, std::string response_role = roles::kLlmOutput) const;
+  // A user turn made of several parts (text and image Variables), sent in order.
+  Variable operator()(const std::vector<Variable>& parts,
+                      std::string response_role = roles::kLlmOutput) const;
+
+  const Variable& system_prompt() const { return system_prompt_; }
+  const EnginePtr& engine() const { return engine_; }
+
+ private:
+  EnginePtr engine_;
+  Variable system_prompt_;
+  Phase phase_;
+};
+
+// An LLM call whose user message is a template with named fields, e.g.
+// "Question: {question}\nPrediction: {prediction}". The inputs' names must equal `fields`.
+class FormattedLLMCall {
+ public:
+  FormattedLLMCall(EnginePtr engine, std::string format, std::vector<std::string> fields,
+                   Variable system_prompt = {}, Phase phase = Phase::kForward);
+
+  Variable operator()(const Fields& inputs, std::string response_role = roles::kLlmOutput) const;
+
+ private:
+  EnginePtr engine_;
+  std::string format_;
+  std::vector<std::string> fields_;
+  Variable system_prompt_;
+  Phase phase_;
+};
+
+// Any C++ function of named inputs, e.g. an exact-match metric. No LLM call in forward;
+// backward asks the feedback engine about each input that requires grad. The function runs
+// once its inputs are ready, possibly on another thread.
+class StringBasedFunction {
+ public:
+  using Fn = std::function<std::string(const Fields& inputs)>;
+
+  StringBasedFunction(Fn fn, std::string purpose);
+
+  Variable operator()(const Fields& inputs,
+                      std::string response_role = roles::kFunctionOutput) const;
+
+ private:
+  Fn fn_;
+  std::string purpose_;
+};
+
+// The values joined by newlines. Backward passes the feedback on the sum to every part,
+// once (no LLM call).
+Variable sum(const std::vector<Variable>& variables);
+
+// Like sum, but the feedback each part passes on is tagged with a group; wherever two or more
+// pieces of one group meet, they are merged into one by an LLM call ("mean").
+Variable aggregate(const std::vector<Variable>& variables);
+
+// The values joined by `separator`; backward as for sum.
+Variable concat(const std::vector<Variable>& variables, std::string separator = "\n");
+
+// concat({a, b}) with a newline between them.
+Variable operator+(const Variable& a, const Variable& b);
+
+}  // namespace tg

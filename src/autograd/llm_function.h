@@ -1,0 +1,26 @@
+// The graph node for LLM calls: forward sends the request once the inputs are ready; backward
+// asks the feedback engine about each input that requires grad.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/node.h"
+#include "textgrad/variable.h"
+
+namespace tg::detail {
+
+// Builds the user turn once every input has settled.
+using ContentBuilder = std::function<std::vector<ContentPart>()>;
+
+// Starts an LLM call. `system_prompt` may be empty; `inputs` become the output's
+// predecessors after it.
+Variable start_llm_call(const EnginePtr& engine, const Variable& system_prompt,
+                        const std::vector<Variable>& inputs, ContentBuilder build_content,
+                        std::string response_role, Phase phase, std::string op_name);
+
+// Predecessors in order, without repeats.
+std::vector<NodePtr> distinct_nodes(const std::vector<Variable>& variables);
+
+}  // namespace tg::detail

@@ -1,0 +1,101 @@
+#include "textgrad/loss.h"
+
+#include <fmt/format.h>
+
+#include "textgrad/errors.h"
+#include "util/text.h"
+
+namespace tg {
+namespace {
+
+constexpr const char* kEvaluationRole = "evaluation of a prediction";
+
+Variable frozen(std::string text, std::string role) {
+  return Variable(std::move(text), std::move(role), /*requires_grad=*/false);
+}
+
+}  // namespace
+
+TextLoss::TextLoss(EnginePtr engine, std::string evaluation_instruction)
+    : TextLoss(std::move(engine), frozen(std::move(evaluation_instruction),
+                                         "system prompt for the evaluation of the given text")) {}
+
+TextLoss::TextLoss(EnginePtr engine, Variable evaluation_instruction)
+    : call_(std::move(engine), std::move(evaluation_instruction), Phase::kLoss) {}
+
+Variable TextLoss::operator()(const Variable& instance) const {
+  return call_(instance, "evaluation of the " + instance.role_description());
+}
+
+MultiFieldEvaluation::MultiFieldEvaluation(EnginePtr engine, Variable evaluation_instruction,
+                                           std::vector<std::string> role_descriptions,
+                                           Variable system_prompt, const Prompts& prompts)
+    : engine_(std::move(engine)),
+      instruction_(std::move(evaluation_instruction)),
+      labels_(std::move(role_descriptions)),
+      system_prompt_(system_prompt.defined() ? std::move(system_prompt)
+                                             : frozen(prompts.get("multifield_eval_system"),
+                                                      "system prompt for the evaluation")) {
+  if (!engine_) throw InvalidArgument("MultiFieldEvaluation needs an engine");
+  if (!instruction_.defined()) throw InvalidArgument("MultiFieldEvaluation needs an instruction");
+}
+
+Variable MultiFieldEvaluation::operator()(const std::vector<Variable>& inputs) const {
+  if (inputs.size() != labels_.size()) {
+    throw InvalidArgument(fmt::format(
+        "MultiFieldEvaluation has {} role descriptions but got {} inputs; give one per input",
+        labels_.size(), inputs.size()));
+  }
+  std::string format = "{instruction}";
+  std::vector<std::string> fields{"instruction"};
+  Fields values{{"instruction", instruction_}};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string field = fmt::format("field_{}", i);
+    format += fmt::format("\n**{}**: {{{}}}", util::escape_braces(labels_[i]), field);
+    fields.push_back(field);
+    values.set(field, inputs[i]);
+  }
+  FormattedLLMCall call(engine_, format, fields, system_prompt_, Phase::kLoss);
+  return call(values, kEvaluationRole);
+}
+
+MultiFieldTokenParsedEvaluation::MultiFieldTokenParsedEvaluation(
+    EnginePtr engine, Variable evaluation_instruction, std::vector<std::string> role_descriptions,
+    std::pair<std::string, std::string> parse_tags, Variable system_prompt, const Prompts& prompts)
+    : MultiFieldEvaluation(std::move(engine), std::move(evaluation_instruction),
+                           std::move(role_descriptions), std::move(system_prompt), prompts),
+      tags_(std::move(parse_tags)) {}
+
+std::string MultiFieldTokenParsedEvaluation::parse_output(const Variable& evaluation) const {
+  const std::string text = evaluation.value();
+  std::optional<std::string> inside = util::extract_tagged(text, tags_.first, tags_.second);
+  if (!inside) {
+    throw ParseError(
+        fmt::format("the evaluation has no {} tag: '{}'", tags_.first, util::short_value(text)));
+  }
+  return *inside;
+}
+
+MultiChoiceTestTime::MultiChoiceTestTime(EnginePtr engine, std::string evaluation_instruction,
+                                         Variable system_prompt, const Prompts& prompts)
+    : engine_(std::move(engine)),
+      instruction_(std::move(evaluation_instruction)),
+      user_format_(prompts.get("multichoice_testtime_user")),
+      system_prompt_(system_prompt.defined()
+                         ? std::move(system_prompt)
+                         : frozen(prompts.get("multichoice_testtime_system"),
+                                  "system prompt for the test-time evaluation")) {
+  if (!engine_) throw InvalidArgument("MultiChoiceTestTime needs an engine");
+}
+
+Variable MultiChoiceTestTime::operator()(const std::string& question,
+                                         const Variable& prediction) const {
+  FormattedLLMCall call(engine_, user_format_, {"instruction", "question", "prediction"},
+                        system_prompt_, Phase::kLoss);
+  Fields inputs{{"instruction", frozen(instruction_, "evaluation instruction")},
+                {"question", frozen(question, "question for the test time")},
+                {"prediction", prediction}};
+  return call(inputs, "evaluation of the " + prediction.role_description());
+}
+
+}  // namespace tg

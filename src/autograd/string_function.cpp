@@ -1,0 +1,107 @@
+#include <cctype>
+
+#include "autograd/llm_function.h"
+#include "autograd/node.h"
+#include "textgrad/errors.h"
+#include "textgrad/functions.h"
+#include "textgrad/prompts.h"
+#include "util/text.h"
+
+namespace tg {
+namespace {
+
+// "ground_truth_answer" -> "Ground truth answer"
+std::string label(const std::string& key) {
+  std::string out = key;
+  std::replace(out.begin(), out.end(), '_', ' ');
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  return out;
+}
+
+class StringFunctionNode : public detail::Function {
+ public:
+  StringFunctionNode(std::string purpose, Fields inputs)
+      : purpose_(std::move(purpose)), inputs_(std::move(inputs)) {}
+
+  std::string name() const override { return "StringBasedFunction"; }
+
+  std::vector<detail::EdgeJob> backward(detail::Node& output,
+                                        const detail::BackwardContext& context) override {
+    std::vector<std::string> entries;
+    for (const auto& [key, variable] : inputs_) {
+      entries.push_back(
+          context.prompts.render("function_input", {{"name", label(key)},
+                                                    {"role", variable.role_description()},
+                                                    {"value", variable.short_value()}}));
+    }
+    const std::string conversation =
+        context.prompts.render("function_conversation", {{"purpose", purpose_},
+                                                         {"inputs", util::join(entries, "\n\n")},
+                                                         {"output", output.value()}});
+    const std::string feedback = detail::feedback_text(output.gradients());
+    const std::string response_role = output.role();
+    const auto groups = output.reduce_groups();
+    const std::uint64_t source = output.id;
+
+    std::vector<detail::EdgeJob> jobs;
+    for (const detail::NodePtr& pred : output.predecessors) {
+      if (!pred->requires_grad() || pred->image) continue;
+      auto run = [&context, pred, conversation, feedback, response_role, groups,
+                  source]() -> std::optional<Gradient> {
+        const std::string role = pred->role();
+        const std::string prompt = context.prompts.render(
+            feedback.empty() ? "function_backward_base" : "function_backward_chain",
+            {{"role", role},
+             {"conversation", conversation},
+             {"response_role", response_role},
+             {"feedback", feedback},
+             {"value", util::short_value(pred->value())}});
+        Gradient gradient;
+        gradient.text = context.engine
+                            .generate(Request::Text(prompt, context.prompts.get("backward_system"),
+                                                    Phase::kBackward))
+                            .text;
+        gradient.role = "feedback to " + role;
+        gradient.contexts.push_back({conversation, response_role, role, {}});
+        gradient.reduce_groups = groups;
+        gradient.sources = {source};
+        return gradient;
+      };
+      jobs.push_back({pred, std::move(run), /*calls_llm=*/true});
+    }
+    return jobs;
+  }
+
+ private:
+  const std::string purpose_;
+  const Fields inputs_;
+};
+
+}  // namespace
+
+StringBasedFunction::StringBasedFunction(Fn fn, std::string purpose)
+    : fn_(std::move(fn)), purpose_(std::move(purpose)) {
+  if (!fn_) throw InvalidArgument("StringBasedFunction needs a function");
+}
+
+Variable StringBasedFunction::operator()(const Fields& inputs, std::string response_role) const {
+  std::vector<Variable> variables;
+  for (const auto& [name, variable] : inputs) variables.push_back(variable);
+  std::vector<detail::NodePtr> predecessors = detail::distinct_nodes(variables);
+  detail::NodePtr output = detail::make_pending_node(std::move(response_role), predecessors);
+  output->grad_fn = std::make_shared<StringFunctionNode>(purpose_, inputs);
+  std::weak_ptr<detail::Node> weak_output = output;
+  detail::when_all_settled(predecessors, [fn = fn_, inputs, predecessors, weak_output] {
+    detail::NodePtr out = weak_output.lock();
+    if (!out) return;
+    if (auto error = detail::first_error(predecessors)) return out->fail(error);
+    try {
+      out->settle(fn(inputs));
+    } catch (...) {
+      out->fail(std::current_exception());
+    }
+  });
+  return Variable(output);
+}
+
+}  // namespace tg
