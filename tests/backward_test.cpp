@@ -233,3 +233,28 @@ TEST(Backward, StringFunctionFeedbackShowsPurposeAndInputs) {
 
 }  // namespace
 }  // namespace tg
+
+namespace tg {
+namespace {
+
+TEST(Backward, MultiChoiceTestTimeCostsOneFeedbackCall) {
+  auto engine = testing::scripted_engine();
+  Variable solution("Reasoning... Answer: B", "solution to the multiple-choice question");
+  MultiChoiceTestTime loss_fn(engine, "Check each step for critical mistakes.");
+  loss_fn("Which? A) 1 B) 2 C) 3 D) 4", solution).backward(engine);
+  EXPECT_EQ(engine->calls(), 2);  // the loss and one feedback call
+  EXPECT_EQ(solution.gradients().size(), 1u);
+}
+
+TEST(Backward, TrainableEvaluationInstructionGetsFeedbackToo) {
+  auto engine = testing::scripted_engine();
+  Variable answer("draft", "answer");
+  Variable instruction("Evaluate the answer.", "evaluation instruction", true);
+  TextLoss(engine, instruction)(answer).backward(engine);
+  EXPECT_EQ(engine->calls(), 3);  // the loss and two independent feedback calls
+  EXPECT_EQ(answer.gradients().size(), 1u);
+  EXPECT_EQ(instruction.gradients().size(), 1u);
+}
+
+}  // namespace
+}  // namespace tg

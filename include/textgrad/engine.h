@@ -96,6 +96,8 @@ struct EngineInfo {
   std::string model;
   // nullopt: unknown (images are sent and the provider decides).
   std::optional<bool> accepts_images;
+  // What a request without its own sampling parameters is sent with (part of cache keys).
+  SamplingParams default_sampling;
 };
 
 class Engine {

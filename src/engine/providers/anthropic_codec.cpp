@@ -1,0 +1,175 @@
+// Anthropic Messages API.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/providers/codec_common.h"
+
+namespace tg::providers {
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr const char* kApiVersion = "2023-06-01";
+// max_tokens is required by the API; this matches SamplingParams' own default.
+constexpr int kDefaultMaxTokens = 2000;
+
+OrderedJson user_content(const std::vector<ContentPart>& parts) {
+  if (parts.empty()) return "";
+  if (parts.size() == 1 && !parts.front().is_image()) return parts.front().text;
+  OrderedJson content = OrderedJson::array();
+  for (const ContentPart& part : parts) {
+    if (part.is_image()) {
+      content.push_back({{"type", "image"},
+                         {"source",
+                          {{"type", "base64"},
+                           {"media_type", part.media_type},
+                           {"data", base64_encode(part.data)}}}});
+    } else {
+      content.push_back({{"type", "text"}, {"text", part.text}});
+    }
+  }
+  return content;
+}
+
+void add_sampling(OrderedJson& body, const SamplingParams& sampling) {
+  if (sampling.temperature) body["temperature"] = *sampling.temperature;
+  // Newer Claude models reject requests that set both temperature and top_p, and the defaults
+  // set both. Temperature is the knob TextGrad tunes, so top_p is only sent without it.
+  if (sampling.top_p && !sampling.temperature) body["top_p"] = *sampling.top_p;
+  if (!sampling.stop.empty()) body["stop_sequences"] = sampling.stop;
+  // The API has no seed parameter; SamplingParams::seed is dropped.
+  if (!sampling.json_schema.empty()) {
+    body["output_config"] = {
+        {"format", {{"type", "json_schema"}, {"schema", parse_schema<OrderedJson>(sampling)}}}};
+  }
+}
+
+Usage read_usage(const Json& usage) {
+  Usage out;
+  const std::int64_t cache_write = count_field(usage, "cache_creation_input_tokens");
+  const std::int64_t cache_read = count_field(usage, "cache_read_input_tokens");
+  // input_tokens counts only the uncached remainder of the prompt.
+  out.input_tokens = count_field(usage, "input_tokens") + cache_write + cache_read;
+  out.output_tokens = count_field(usage, "output_tokens");
+  out.cached_input_tokens = cache_read;
+  return out;
+}
+
+std::string text_of(const Json& content, const http::HttpResponse& response,
+                    const ProviderInfo& provider, const ProviderConfig& config) {
+  if (!content.is_array()) throw_malformed("it has no content array", response, provider, config);
+  std::string text;
+  for (const Json& block : content) {
+    if (string_field(block, "type") == "text") text += string_field(block, "text");
+  }
+  return text;
+}
+
+std::string refusal_detail(const Json& body) {
+  const Json& details = object_field(body, "stop_details");
+  std::string explanation = string_field(details, "explanation");
+  std::string category = string_field(details, "category");
+  if (explanation.empty() && category.empty()) return {};
+  if (explanation.empty()) return fmt::format(" (category {})", category);
+  if (category.empty()) return fmt::format(": \"{}\"", explanation);
+  return fmt::format(" (category {}): \"{}\"", category, explanation);
+}
+
+class AnthropicCodec final : public Codec {
+ public:
+  http::HttpRequest encode(const Request& request, const SamplingParams& sampling,
+                           const ProviderConfig& config) const override {
+    OrderedJson body = {{"model", config.model},
+                        {"max_tokens", sampling.max_tokens.value_or(kDefaultMaxTokens)}};
+    if (!request.system_prompt.empty()) body["system"] = request.system_prompt;
+    const OrderedJson user = {{"role", "user"}, {"content", user_content(request.content)}};
+    body["messages"] = OrderedJson::array({user});
+    add_sampling(body, sampling);
+
+    http::HttpRequest out;
+    out.url = config.base_url + "/v1/messages";
+    out.body = body.dump();
+    out.headers.emplace_back("Content-Type", "application/json");
+    if (!config.api_key.empty()) out.headers.emplace_back("x-api-key", config.api_key);
+    out.headers.emplace_back("anthropic-version", kApiVersion);
+    out.headers.insert(out.headers.end(), config.extra_headers.begin(), config.extra_headers.end());
+    return out;
+  }
+
+  Response decode(const http::HttpResponse& response, const ProviderConfig& config) const override {
+    const ProviderInfo provider = {"Anthropic", "ANTHROPIC_API_KEY"};
+    if (response.status < 200 || response.status > 299) {
+      throw_http_error(response, response.status, provider, config);
+    }
+    try {
+      return decode_success(response, provider, config);
+    } catch (const Json::exception& e) {
+      throw_malformed("a field has an unexpected type (" + json_error_summary(e.what()) + ")",
+                      response, provider, config);
+    }
+  }
+
+  std::optional<double> retry_after_seconds(const http::HttpResponse& response) const override {
+    return retry_after_from_headers(response, std::chrono::system_clock::now());
+  }
+
+ private:
+  static Response decode_success(const http::HttpResponse& response, const ProviderInfo& provider,
+                                 const ProviderConfig& config) {
+    const Json body = parse_object_body<Json>(response, provider, config);
+    if (string_field(body, "type") == "error") {
+      const int status = status_for_envelope(parse_error_envelope(response.body), 500);
+      throw_http_error(response, status, provider, config);
+    }
+    Response out;
+    out.finish_reason = string_field(body, "stop_reason");
+    out.model = string_field(body, "model");
+    out.usage = read_usage(object_field(body, "usage"));
+    check_stop(body, out, response, config);
+    out.text = text_of(object_field(body, "content"), response, provider, config);
+    if (is_blank(out.text)) {
+      throw make_error(EngineErrorKind::kEmptyAnswer,
+                       fmt::format("Anthropic returned no answer text (stop_reason \"{}\"). "
+                                   "Retry, or rephrase the prompt.",
+                                   out.finish_reason),
+                       response.status, config);
+    }
+    return out;
+  }
+
+  static void check_stop(const Json& body, const Response& out, const http::HttpResponse& response,
+                         const ProviderConfig& config) {
+    if (out.finish_reason == "refusal") {
+      throw make_error(EngineErrorKind::kRefusal,
+                       fmt::format("Anthropic refused to answer (stop_reason \"refusal\"){}. "
+                                   "Rephrase the prompt.",
+                                   refusal_detail(body)),
+                       response.status, config);
+    }
+    if (out.finish_reason == "max_tokens") {
+      throw make_error(EngineErrorKind::kTruncated,
+                       fmt::format("Anthropic's answer was cut off at the output token limit "
+                                   "after {} tokens (stop_reason \"max_tokens\"). Raise "
+                                   "max_tokens or ask for a shorter answer.",
+                                   out.usage.output_tokens),
+                       response.status, config);
+    }
+    if (out.finish_reason == "model_context_window_exceeded") {
+      throw make_error(EngineErrorKind::kTruncated,
+                       fmt::format("Anthropic's answer was cut off after {} tokens because "
+                                   "prompt and answer filled the context window (stop_reason "
+                                   "\"model_context_window_exceeded\"). Shorten the prompt or ask "
+                                   "for a shorter answer.",
+                                   out.usage.output_tokens),
+                       response.status, config);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Codec> make_anthropic_codec() { return std::make_unique<AnthropicCodec>(); }
+
+}  // namespace tg::providers

@@ -1,0 +1,205 @@
+// Gemini API generateContent (v1beta, proto JSON with lowerCamelCase names).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "engine/providers/codec_common.h"
+
+namespace tg::providers {
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+// Finish reasons meaning a filter removed the answer. RECITATION (copyright) is included: the
+// answer is withheld just the same.
+constexpr std::array<std::string_view, 8> kFilteredReasons = {
+    "SAFETY",     "BLOCKLIST",    "PROHIBITED_CONTENT",       "SPII",
+    "RECITATION", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"};
+
+bool is_filtered(std::string_view finish_reason) {
+  return std::find(kFilteredReasons.begin(), kFilteredReasons.end(), finish_reason) !=
+         kFilteredReasons.end();
+}
+
+std::string model_path(const std::string& model) {
+  // Accept both "gemini-2.5-flash" and resource names such as "tunedModels/x".
+  if (model.starts_with("models/") || model.starts_with("tunedModels/")) return model;
+  return "models/" + model;
+}
+
+OrderedJson user_parts(const std::vector<ContentPart>& parts) {
+  OrderedJson out = OrderedJson::array();
+  for (const ContentPart& part : parts) {
+    if (part.is_image()) {
+      out.push_back(
+          {{"inlineData", {{"mimeType", part.media_type}, {"data", base64_encode(part.data)}}}});
+    } else {
+      out.push_back({{"text", part.text}});
+    }
+  }
+  // A Content needs at least one part.
+  if (out.empty()) out.push_back({{"text", ""}});
+  return out;
+}
+
+OrderedJson generation_config(const SamplingParams& sampling) {
+  OrderedJson config = OrderedJson::object();
+  if (sampling.temperature) config["temperature"] = *sampling.temperature;
+  if (sampling.top_p) config["topP"] = *sampling.top_p;
+  if (sampling.max_tokens) config["maxOutputTokens"] = *sampling.max_tokens;
+  if (sampling.seed) config["seed"] = *sampling.seed;
+  if (!sampling.stop.empty()) config["stopSequences"] = sampling.stop;
+  if (!sampling.json_schema.empty()) {
+    // A schema without the JSON MIME type is rejected.
+    config["responseMimeType"] = "application/json";
+    config["responseJsonSchema"] = parse_schema<OrderedJson>(sampling);
+  }
+  return config;
+}
+
+Usage read_usage(const Json& usage) {
+  Usage out;
+  // promptTokenCount already includes cached content.
+  out.input_tokens = count_field(usage, "promptTokenCount");
+  // Thinking tokens are billed as output, like OpenAI's completion_tokens, which include them.
+  out.output_tokens =
+      count_field(usage, "candidatesTokenCount") + count_field(usage, "thoughtsTokenCount");
+  out.cached_input_tokens = count_field(usage, "cachedContentTokenCount");
+  return out;
+}
+
+// A candidate stopped by a filter may have no content at all.
+std::string text_of(const Json& candidate) {
+  std::string text;
+  const Json& parts = object_field(object_field(candidate, "content"), "parts");
+  if (!parts.is_array()) return text;
+  for (const Json& part : parts) {
+    const Json& thought = object_field(part, "thought");
+    if (thought.is_boolean() && thought.get<bool>()) continue;
+    text += string_field(part, "text");
+  }
+  return text;
+}
+
+class GeminiCodec final : public Codec {
+ public:
+  http::HttpRequest encode(const Request& request, const SamplingParams& sampling,
+                           const ProviderConfig& config) const override {
+    OrderedJson body = OrderedJson::object();
+    if (!request.system_prompt.empty()) {
+      const OrderedJson text = {{"text", request.system_prompt}};
+      body["systemInstruction"] = {{"parts", OrderedJson::array({text})}};
+    }
+    const OrderedJson user = {{"role", "user"}, {"parts", user_parts(request.content)}};
+    body["contents"] = OrderedJson::array({user});
+    if (OrderedJson generation = generation_config(sampling); !generation.empty()) {
+      body["generationConfig"] = std::move(generation);
+    }
+
+    http::HttpRequest out;
+    out.url =
+        fmt::format("{}/v1beta/{}:generateContent", config.base_url, model_path(config.model));
+    out.body = body.dump();
+    out.headers.emplace_back("Content-Type", "application/json");
+    if (!config.api_key.empty()) out.headers.emplace_back("x-goog-api-key", config.api_key);
+    out.headers.insert(out.headers.end(), config.extra_headers.begin(), config.extra_headers.end());
+    return out;
+  }
+
+  Response decode(const http::HttpResponse& response, const ProviderConfig& config) const override {
+    const ProviderInfo provider = {"Gemini",
+                                   "GEMINI_API_KEY (GOOGLE_API_KEY takes precedence when set)"};
+    if (response.status < 200 || response.status > 299) {
+      throw_http_error(response, response.status, provider, config);
+    }
+    try {
+      return decode_success(response, provider, config);
+    } catch (const Json::exception& e) {
+      throw_malformed("a field has an unexpected type (" + json_error_summary(e.what()) + ")",
+                      response, provider, config);
+    }
+  }
+
+  std::optional<double> retry_after_seconds(const http::HttpResponse& response) const override {
+    if (auto delay = retry_after_from_headers(response, std::chrono::system_clock::now())) {
+      return delay;
+    }
+    const ErrorEnvelope envelope = parse_error_envelope(response.body);
+    if (auto delay = parse_duration(envelope.retry_delay)) return delay;
+    return retry_after_from_message(envelope.message);
+  }
+
+ private:
+  static Response decode_success(const http::HttpResponse& response, const ProviderInfo& provider,
+                                 const ProviderConfig& config) {
+    const Json body = parse_object_body<Json>(response, provider, config);
+    if (body.contains("error")) {
+      const int status = status_for_envelope(parse_error_envelope(response.body), 500);
+      throw_http_error(response, status, provider, config);
+    }
+    check_prompt_feedback(body, response, config);
+    const Json& candidates = object_field(body, "candidates");
+    if (!candidates.is_null() && !candidates.is_array()) {
+      throw_malformed("candidates is not an array", response, provider, config);
+    }
+    Response out;
+    out.model = string_field(body, "modelVersion");
+    out.usage = read_usage(object_field(body, "usageMetadata"));
+    if (candidates.is_array() && !candidates.empty()) {
+      out.finish_reason = string_field(candidates[0], "finishReason");
+      check_finish(candidates[0], out, response, config);
+      out.text = text_of(candidates[0]);
+    }
+    if (is_blank(out.text)) {
+      throw make_error(EngineErrorKind::kEmptyAnswer,
+                       fmt::format("Gemini returned no answer text (finishReason \"{}\"). Retry, "
+                                   "or rephrase the prompt.",
+                                   out.finish_reason),
+                       response.status, config);
+    }
+    return out;
+  }
+
+  // A blocked prompt comes back as a 200 without candidates.
+  static void check_prompt_feedback(const Json& body, const http::HttpResponse& response,
+                                    const ProviderConfig& config) {
+    const std::string reason = string_field(object_field(body, "promptFeedback"), "blockReason");
+    if (reason.empty() || reason == "BLOCK_REASON_UNSPECIFIED") return;
+    throw make_error(EngineErrorKind::kRefusal,
+                     fmt::format("Gemini blocked the prompt (promptFeedback.blockReason \"{}\"). "
+                                 "Rephrase the prompt.",
+                                 reason),
+                     response.status, config);
+  }
+
+  static void check_finish(const Json& candidate, const Response& out,
+                           const http::HttpResponse& response, const ProviderConfig& config) {
+    if (is_filtered(out.finish_reason)) {
+      std::string detail = string_field(candidate, "finishMessage");
+      throw make_error(
+          EngineErrorKind::kRefusal,
+          fmt::format("Gemini withheld the answer (finishReason \"{}\"){}. "
+                      "Rephrase the prompt.",
+                      out.finish_reason, detail.empty() ? "" : fmt::format(": \"{}\"", detail)),
+          response.status, config);
+    }
+    if (out.finish_reason == "MAX_TOKENS") {
+      throw make_error(EngineErrorKind::kTruncated,
+                       fmt::format("Gemini's answer was cut off at the output token limit after "
+                                   "{} tokens (finishReason \"MAX_TOKENS\"). Raise max_tokens "
+                                   "(thinking models spend part of it on thoughts) or ask for a "
+                                   "shorter answer.",
+                                   out.usage.output_tokens),
+                       response.status, config);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Codec> make_gemini_codec() { return std::make_unique<GeminiCodec>(); }
+
+}  // namespace tg::providers

@@ -1,0 +1,216 @@
+// OpenAI Chat Completions, as spoken by OpenAI, Azure OpenAI and the compatible servers
+// (vLLM, Ollama, LM Studio, llama-server, Groq, Together, OpenRouter, DeepSeek).
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/providers/codec_common.h"
+
+namespace tg::providers {
+namespace {
+
+using Json = nlohmann::json;
+// Requests keep the documented field order, which makes logged bodies easier to read.
+using OrderedJson = nlohmann::ordered_json;
+
+// Azure requires an api-version; this is its GA version at the time of writing.
+constexpr const char* kDefaultAzureApiVersion = "2024-10-21";
+
+OrderedJson user_content(const std::vector<ContentPart>& parts) {
+  if (parts.empty()) return "";
+  if (parts.size() == 1 && !parts.front().is_image()) return parts.front().text;
+  OrderedJson content = OrderedJson::array();
+  for (const ContentPart& part : parts) {
+    if (part.is_image()) {
+      content.push_back(
+          {{"type", "image_url"}, {"image_url", {{"url", data_url(part.media_type, part.data)}}}});
+    } else {
+      content.push_back({{"type", "text"}, {"text", part.text}});
+    }
+  }
+  return content;
+}
+
+void add_sampling(OrderedJson& body, const SamplingParams& sampling, const ProviderConfig& config) {
+  if (sampling.temperature) body["temperature"] = *sampling.temperature;
+  if (sampling.top_p) body["top_p"] = *sampling.top_p;
+  if (sampling.seed) body["seed"] = *sampling.seed;
+  if (!sampling.stop.empty()) body["stop"] = sampling.stop;
+  if (sampling.max_tokens) {
+    body[config.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens"] =
+        *sampling.max_tokens;
+  }
+  if (!sampling.json_schema.empty()) {
+    body["response_format"] = {{"type", "json_schema"},
+                               {"json_schema",
+                                {{"name", schema_name(sampling.json_schema_name)},
+                                 {"schema", parse_schema<OrderedJson>(sampling)},
+                                 {"strict", true}}}};
+  }
+}
+
+// Some servers return content as an array of text parts instead of a string.
+std::string content_text(const Json& content, const http::HttpResponse& response,
+                         const ProviderInfo& provider, const ProviderConfig& config) {
+  if (content.is_null()) return {};
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) {
+    throw_malformed("choices[0].message.content is neither text nor parts", response, provider,
+                    config);
+  }
+  std::string text;
+  for (const Json& part : content) text += string_field(part, "text");
+  return text;
+}
+
+Usage read_usage(const Json& usage) {
+  Usage out;
+  out.input_tokens = count_field(usage, "prompt_tokens");
+  out.output_tokens = count_field(usage, "completion_tokens");
+  out.cached_input_tokens =
+      count_field(object_field(usage, "prompt_tokens_details"), "cached_tokens");
+  // DeepSeek reports its cache hits under its own name.
+  if (out.cached_input_tokens == 0) {
+    out.cached_input_tokens = count_field(usage, "prompt_cache_hit_tokens");
+  }
+  return out;
+}
+
+class OpenAiCodec final : public Codec {
+ public:
+  explicit OpenAiCodec(bool azure) : azure_(azure) {}
+
+  http::HttpRequest encode(const Request& request, const SamplingParams& sampling,
+                           const ProviderConfig& config) const override {
+    OrderedJson body = {{"model", config.model}};
+    OrderedJson messages = OrderedJson::array();
+    if (!request.system_prompt.empty()) {
+      messages.push_back({{"role", "system"}, {"content", request.system_prompt}});
+    }
+    messages.push_back({{"role", "user"}, {"content", user_content(request.content)}});
+    body["messages"] = std::move(messages);
+    add_sampling(body, sampling, config);
+
+    http::HttpRequest out;
+    out.url = url(config);
+    out.body = body.dump();
+    out.headers.emplace_back("Content-Type", "application/json");
+    if (!config.api_key.empty()) {
+      if (azure_) {
+        out.headers.emplace_back("api-key", config.api_key);
+      } else {
+        out.headers.emplace_back("Authorization", "Bearer " + config.api_key);
+      }
+    }
+    out.headers.insert(out.headers.end(), config.extra_headers.begin(), config.extra_headers.end());
+    return out;
+  }
+
+  Response decode(const http::HttpResponse& response, const ProviderConfig& config) const override {
+    const ProviderInfo provider = info(config);
+    if (response.status < 200 || response.status > 299) {
+      throw_http_error(response, response.status, provider, config);
+    }
+    try {
+      return decode_success(response, provider, config);
+    } catch (const Json::exception& e) {
+      throw_malformed("a field has an unexpected type (" + json_error_summary(e.what()) + ")",
+                      response, provider, config);
+    }
+  }
+
+  std::optional<double> retry_after_seconds(const http::HttpResponse& response) const override {
+    if (auto delay = retry_after_from_headers(response, std::chrono::system_clock::now())) {
+      return delay;
+    }
+    return retry_after_from_message(parse_error_envelope(response.body).message);
+  }
+
+ private:
+  std::string url(const ProviderConfig& config) const {
+    if (!azure_) return config.base_url + "/chat/completions";
+    const std::string& version =
+        config.azure_api_version.empty() ? kDefaultAzureApiVersion : config.azure_api_version;
+    return fmt::format("{}/openai/deployments/{}/chat/completions?api-version={}", config.base_url,
+                       url_encode(config.model), url_encode(version));
+  }
+
+  ProviderInfo info(const ProviderConfig& config) const {
+    if (azure_) return {"Azure OpenAI", "AZURE_OPENAI_API_KEY"};
+    if (config.base_url.empty() || contains_ci(config.base_url, "api.openai.com")) {
+      return {"OpenAI", "OPENAI_API_KEY"};
+    }
+    return {"OpenAI-compatible server",
+            "OPENAI_API_KEY (or the key variable of the server in use, e.g. GROQ_API_KEY)"};
+  }
+
+  Response decode_success(const http::HttpResponse& response, const ProviderInfo& provider,
+                          const ProviderConfig& config) const {
+    const Json body = parse_object_body<Json>(response, provider, config);
+    // OpenRouter reports failures after generation started as a 200 with an error body.
+    if (body.contains("error") && !body.contains("choices")) {
+      const int status = status_for_envelope(parse_error_envelope(response.body), 500);
+      throw_http_error(response, status, provider, config);
+    }
+    const Json& choices = object_field(body, "choices");
+    if (!choices.is_array() || choices.empty()) {
+      throw_malformed("it has no choices", response, provider, config);
+    }
+    const Json& message = object_field(choices[0], "message");
+    if (!message.is_object()) {
+      throw_malformed("choices[0].message is missing", response, provider, config);
+    }
+
+    Response out;
+    out.finish_reason = string_field(choices[0], "finish_reason");
+    out.model = string_field(body, "model");
+    out.usage = read_usage(object_field(body, "usage"));
+    check_finish(message, out, response, provider, config);
+    out.text = content_text(object_field(message, "content"), response, provider, config);
+    if (is_blank(out.text)) {
+      throw make_error(EngineErrorKind::kEmptyAnswer,
+                       fmt::format("{} returned no answer text (finish_reason \"{}\"). Retry, or "
+                                   "check that the model \"{}\" is a chat model.",
+                                   provider.name, out.finish_reason, config.model),
+                       response.status, config);
+    }
+    return out;
+  }
+
+  static void check_finish(const Json& message, const Response& out,
+                           const http::HttpResponse& response, const ProviderInfo& provider,
+                           const ProviderConfig& config) {
+    if (std::string refusal = string_field(message, "refusal"); !refusal.empty()) {
+      throw make_error(
+          EngineErrorKind::kRefusal,
+          fmt::format("{} refused to answer: \"{}\". Rephrase the prompt.", provider.name, refusal),
+          response.status, config);
+    }
+    if (out.finish_reason == "content_filter") {
+      throw make_error(EngineErrorKind::kRefusal,
+                       fmt::format("{}'s content filter removed the answer (finish_reason "
+                                   "\"content_filter\"). Rephrase the prompt.",
+                                   provider.name),
+                       response.status, config);
+    }
+    if (out.finish_reason == "length") {
+      throw make_error(
+          EngineErrorKind::kTruncated,
+          fmt::format("{}'s answer was cut off at the output token limit after {} tokens "
+                      "(finish_reason \"length\"). Raise max_tokens (reasoning models spend part "
+                      "of it on hidden reasoning) or ask for a shorter answer.",
+                      provider.name, out.usage.output_tokens),
+          response.status, config);
+    }
+  }
+
+  bool azure_;
+};
+
+}  // namespace
+
+std::unique_ptr<Codec> make_openai_codec(bool azure) {
+  return std::make_unique<OpenAiCodec>(azure);
+}
+
+}  // namespace tg::providers
