@@ -38,11 +38,16 @@ class MultiFieldEvaluation {
 
   Variable operator()(const std::vector<Variable>& inputs) const;
 
+  // Accounting phase of the evaluation calls (kLoss by default; kEvaluation when judging a
+  // test set).
+  void set_phase(Phase phase) { phase_ = phase; }
+
  private:
   EnginePtr engine_;
   Variable instruction_;
   std::vector<std::string> labels_;
   Variable system_prompt_;
+  Phase phase_ = Phase::kLoss;
 };
 
 // A MultiFieldEvaluation whose answer carries its verdict between two tags, e.g.

@@ -12,6 +12,7 @@
 #include "textgrad/engine.h"
 #include "textgrad/errors.h"
 #include "textgrad/functions.h"
+#include "textgrad/graph.h"
 #include "textgrad/loss.h"
 #include "textgrad/modules.h"
 #include "textgrad/optimizer.h"

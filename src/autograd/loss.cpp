@@ -55,7 +55,7 @@ Variable MultiFieldEvaluation::operator()(const std::vector<Variable>& inputs) c
     fields.push_back(field);
     values.set(field, inputs[i]);
   }
-  FormattedLLMCall call(engine_, format, fields, system_prompt_, Phase::kLoss);
+  FormattedLLMCall call(engine_, format, fields, system_prompt_, phase_);
   return call(values, kEvaluationRole);
 }
 

@@ -1,0 +1,289 @@
+#include "cache/store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <system_error>
+#include <thread>
+
+namespace tg::cache {
+namespace {
+
+// Bump with a migration when the table changes; a file from a newer version is refused
+// rather than misread.
+constexpr std::int64_t kSchemaVersion = 1;
+
+constexpr std::string_view kCreateTable = R"sql(
+CREATE TABLE IF NOT EXISTS responses (
+  key TEXT PRIMARY KEY NOT NULL,
+  text TEXT NOT NULL,
+  finish_reason TEXT NOT NULL,
+  model TEXT NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  cached_input_tokens INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  engine TEXT NOT NULL
+))sql";
+
+constexpr std::string_view kSelect =
+    "SELECT text, finish_reason, model, input_tokens, output_tokens, cached_input_tokens "
+    "FROM responses WHERE key = ?1";
+
+constexpr std::string_view kInsert =
+    "INSERT OR REPLACE INTO responses (key, text, finish_reason, model, input_tokens, "
+    "output_tokens, cached_input_tokens, created_at, engine) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+// SQLite's own words ("file is not a database", "database is locked") say it best.
+StoreFailure failure(sqlite3* db, int code) {
+  return StoreFailure(code, db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+}
+
+bool is_busy_code(int code) {
+  int primary = code & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+void create_parent_directories(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  if (error) {
+    throw StoreFailure(SQLITE_CANTOPEN,
+                       "cannot create the directory " + parent.string() + ": " + error.message());
+  }
+}
+
+}  // namespace
+
+bool StoreFailure::busy() const { return is_busy_code(code_); }
+
+std::string StoreFailure::advice(const std::string& path) const {
+  switch (code_ & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_ERROR:
+    case SQLITE_SCHEMA:
+      return "The file is damaged or is not a textgrad response cache: delete it (and " + path +
+             "-wal, " + path + "-shm if present) to start a new cache.";
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+      return "Make sure the directory exists and is writable, or point TEXTGRAD_CACHE_DIR "
+             "(or CacheOptions::path) at a writable place.";
+    case SQLITE_FORMAT:
+      return "Use the newer textgrad-cpp, or give this one a cache file of its own "
+             "(TEXTGRAD_CACHE_DIR or CacheOptions::path).";
+    case SQLITE_FULL:
+      return "The disk is full: free some space.";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return "Another process keeps it locked: wait for that process, or give this run a "
+             "cache file of its own (TEXTGRAD_CACHE_DIR or CacheOptions::path).";
+    case SQLITE_NOTFOUND:
+      return "Record the answers first (run once in read_write mode) or check the path.";
+    default:
+      return "If this persists, delete the file to start a new cache.";
+  }
+}
+
+// --- Statement ---
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  if (rc != SQLITE_OK) {
+    StoreFailure error = failure(db_, rc);
+    sqlite3_finalize(stmt_);
+    throw error;
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::bind(int index, std::string_view text) {
+  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK) throw failure(db_, rc);
+}
+
+void Statement::bind(int index, std::int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) throw failure(db_, rc);
+}
+
+bool Statement::step(Clock::time_point deadline) {
+  for (;;) {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    // The busy handler already waited; this loop covers the cases where SQLite returns
+    // SQLITE_BUSY without calling it (e.g. while another connection recovers the WAL).
+    if (is_busy_code(rc) && Clock::now() < deadline) {
+      sqlite3_reset(stmt_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
+    }
+    StoreFailure error = failure(db_, rc);
+    sqlite3_reset(stmt_);
+    throw error;
+  }
+}
+
+std::string Statement::text(int column) const {
+  const unsigned char* data = sqlite3_column_text(stmt_, column);
+  if (!data) return {};
+  return std::string(reinterpret_cast<const char*>(data),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+// --- Connection ---
+
+Connection::Connection(const std::string& path, Options options) : path_(path), options_(options) {
+  if (options_.create) {
+    create_parent_directories(path_);
+  } else if (!std::filesystem::exists(path_)) {
+    throw StoreFailure(SQLITE_NOTFOUND, "the cache file " + path_ + " does not exist");
+  }
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options_.create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  try {
+    if (rc != SQLITE_OK) throw failure(db_, rc);
+    configure();
+    if (options_.create) create_schema();
+    check_schema_version();
+  } catch (...) {
+    sqlite3_close_v2(db_);
+    throw;
+  }
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+void Connection::configure() {
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, static_cast<int>(options_.busy_timeout.count()));
+  // A cache can afford to lose the last commits on power loss, not to fsync every answer.
+  exec("PRAGMA synchronous=NORMAL");
+  // WAL lets readers in other processes proceed while one writes; the setting is stored in
+  // the file, so this only writes the first time. It is also the first read of the file,
+  // which is where garbage is detected (SQLITE_NOTADB).
+  exec("PRAGMA journal_mode=WAL");
+}
+
+void Connection::create_schema() {
+  // IMMEDIATE takes the write lock up front, so the busy timeout applies to it (a deferred
+  // transaction that upgrades to writing can fail at once instead).
+  exec("BEGIN IMMEDIATE");
+  try {
+    exec(kCreateTable);
+    Statement version(db_, "PRAGMA user_version");
+    bool row = version.step(deadline());
+    if (row && version.integer(0) == 0) {
+      version.reset();
+      exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Connection::check_schema_version() {
+  Statement version(db_, "PRAGMA user_version");
+  std::int64_t found = version.step(deadline()) ? version.integer(0) : 0;
+  if (found > kSchemaVersion) {
+    throw StoreFailure(SQLITE_FORMAT, path_ + " was written by a newer textgrad-cpp (schema " +
+                                          std::to_string(found) + ", this one reads " +
+                                          std::to_string(kSchemaVersion) + ")");
+  }
+}
+
+void Connection::exec(std::string_view sql) {
+  Statement statement(db_, sql);
+  auto until = deadline();
+  while (statement.step(until)) {
+  }
+}
+
+void Connection::set_busy_timeout(std::chrono::milliseconds timeout) {
+  options_.busy_timeout = timeout;
+  sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
+}
+
+std::int64_t Connection::changes() const { return sqlite3_changes64(db_); }
+
+// --- Reader and Writer ---
+
+Reader::Reader(const std::string& path, std::chrono::milliseconds open_timeout,
+               std::chrono::milliseconds lookup_timeout)
+    : connection_(path, {.busy_timeout = open_timeout, .create = false}),
+      select_(connection_.get(), kSelect) {
+  connection_.set_busy_timeout(lookup_timeout);
+}
+
+std::optional<Response> Reader::find(const std::string& key) {
+  struct ResetOnExit {
+    Statement& statement;
+    ~ResetOnExit() { statement.reset(); }
+  } reset{select_};
+  select_.bind(1, key);
+  if (!select_.step(connection_.deadline())) return std::nullopt;
+  Response response;
+  response.text = select_.text(0);
+  response.finish_reason = select_.text(1);
+  response.model = select_.text(2);
+  response.usage.input_tokens = select_.integer(3);
+  response.usage.output_tokens = select_.integer(4);
+  response.usage.cached_input_tokens = select_.integer(5);
+  return response;
+}
+
+Writer::Writer(const std::string& path, std::chrono::milliseconds busy_timeout)
+    : connection_(path, {.busy_timeout = busy_timeout, .create = true}),
+      begin_(connection_.get(), "BEGIN IMMEDIATE"),
+      insert_(connection_.get(), kInsert),
+      commit_(connection_.get(), "COMMIT") {}
+
+void Writer::write(const std::vector<Entry>& entries) {
+  // One deadline for the whole batch: busy_timeout bounds how long an answer waits.
+  auto deadline = connection_.deadline();
+  begin_.step(deadline);
+  begin_.reset();
+  try {
+    for (const Entry& entry : entries) {
+      const Response& r = entry.response;
+      insert_.bind(1, entry.key);
+      insert_.bind(2, r.text);
+      insert_.bind(3, r.finish_reason);
+      insert_.bind(4, r.model);
+      insert_.bind(5, r.usage.input_tokens);
+      insert_.bind(6, r.usage.output_tokens);
+      insert_.bind(7, r.usage.cached_input_tokens);
+      insert_.bind(8, entry.created_unix_s);
+      insert_.bind(9, entry.engine);
+      insert_.step(deadline);
+      insert_.reset();
+    }
+    commit_.step(deadline);
+    commit_.reset();
+  } catch (...) {
+    insert_.reset();
+    commit_.reset();
+    sqlite3_exec(connection_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+}  // namespace tg::cache

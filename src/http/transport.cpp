@@ -1,0 +1,430 @@
+#include "http/transport.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace tg::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A rogue or misconfigured server must not make us buffer without bound; real LLM answers
+// are far smaller.
+constexpr std::size_t kMaxBodyBytes = 64u << 20;
+// Upper bound on one curl_multi_poll wait; wakeups and curl's own timers usually end it sooner.
+constexpr int kMaxPollMs = 1000;
+
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Transfer {
+  HttpRequest request;
+  TransportCallback done;
+  Clock::time_point due;
+  Clock::time_point started;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpResponse response;
+  bool body_too_large = false;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  ~Transfer() {
+    if (headers != nullptr) curl_slist_free_all(headers);
+    if (easy != nullptr) curl_easy_cleanup(easy);
+  }
+};
+using TransferPtr = std::unique_ptr<Transfer>;
+
+std::string_view trim(std::string_view text) {
+  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// scheme://host[:port] only: paths and queries may carry secrets (e.g. ?key=) and user info
+// certainly does, so error messages name just the server.
+std::string origin_of(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return "<invalid URL>";
+  const std::size_t host_start = scheme_end + 3;
+  std::size_t host_end = url.find_first_of("/?#", host_start);
+  if (host_end == std::string_view::npos) host_end = url.size();
+  std::string_view authority = url.substr(host_start, host_end - host_start);
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  return std::string(url.substr(0, host_start)) + std::string(authority);
+}
+
+bool is_https(std::string_view url) { return lower(url.substr(0, 8)) == "https://"; }
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  if (transfer->response.body.size() + bytes > kMaxBodyBytes) {
+    transfer->body_too_large = true;
+    return 0;  // makes curl abort the transfer with CURLE_WRITE_ERROR
+  }
+  transfer->response.body.append(data, bytes);
+  return bytes;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  // A new status line starts a new response (e.g. after "100 Continue"); keep only the last.
+  if (line.starts_with("HTTP/")) {
+    transfer->response.headers.clear();
+    return bytes;
+  }
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return bytes;
+  transfer->response.headers.emplace_back(lower(trim(line.substr(0, colon))),
+                                          std::string(trim(line.substr(colon + 1))));
+  return bytes;
+}
+
+long to_ms(double seconds) {
+  if (seconds <= 0) return 0;  // curl: 0 = no limit
+  return std::max(1L, static_cast<long>(std::llround(seconds * 1000.0)));
+}
+
+curl_slist* build_headers(const Headers& headers) {
+  curl_slist* list = nullptr;
+  for (const auto& [name, value] : headers) {
+    // curl drops "Name:" with an empty value; "Name;" is its syntax for sending one.
+    const std::string line = value.empty() ? name + ";" : name + ": " + value;
+    list = curl_slist_append(list, line.c_str());
+  }
+  // Big bodies (images) would otherwise wait up to a second for "100 Continue".
+  return curl_slist_append(list, "Expect:");
+}
+
+void set_method_and_body(CURL* easy, Transfer& transfer) {
+  const std::string& method = transfer.request.method;
+  const std::string& body = transfer.request.body;
+  if (method == "GET") {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    return;
+  }
+  if (method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "POST" || !body.empty()) {
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.c_str());
+  }
+}
+
+CURL* make_easy(Transfer& transfer, const TransportOptions& options) {
+  CURL* easy = curl_easy_init();
+  if (easy == nullptr) return nullptr;
+  const HttpRequest& request = transfer.request;
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_buffer);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, to_ms(request.connect_timeout_s));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, to_ms(request.total_timeout_s));
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);  // an API redirect is an error to see
+  // Verification is never disabled; these restate libcurl's defaults so nobody "fixes" them.
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  // Answers can take minutes; TCP keepalive stops idle NAT entries from silently dying.
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
+  // Only TLS can negotiate HTTP/2, so only there is it worth waiting for a connection to
+  // reveal whether it multiplexes; on plain http:// waiting would serialise the first wave.
+  if (is_https(request.url)) curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  transfer.headers = build_headers(request.headers);
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.headers);
+  set_method_and_body(easy, transfer);
+  return easy;
+}
+
+std::string curl_detail(CURLcode code, const Transfer& transfer) {
+  const std::string_view buffer = trim(transfer.error_buffer);
+  return buffer.empty() ? curl_easy_strerror(code) : std::string(buffer);
+}
+
+bool is_tls_verification_error(CURLcode code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+TransportError classify(CURLcode code, const Transfer& transfer) {
+  const std::string origin = origin_of(transfer.request.url);
+  const std::string detail = curl_detail(code, transfer);
+  if (code == CURLE_OPERATION_TIMEDOUT) {
+    return {EngineErrorKind::kTimeout,
+            "no complete answer from " + origin + " within the timeout (" + detail +
+                "); raise the timeout if the model is slow",
+            true};
+  }
+  if (transfer.body_too_large) {
+    return {EngineErrorKind::kMalformed,
+            "the answer from " + origin + " exceeded " + std::to_string(kMaxBodyBytes >> 20) +
+                " MiB and was abandoned",
+            false};
+  }
+  if (is_tls_verification_error(code)) {
+    return {EngineErrorKind::kConnection,
+            "TLS verification of " + origin + " failed (" + detail +
+                "); verification is never disabled: install the server's CA certificate in "
+                "the system store, or use http:// for a local server",
+            false};
+  }
+  if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL) {
+    return {
+        EngineErrorKind::kBadRequest,
+        "cannot send to " + origin + " (" + detail + "); check the base URL (http:// or https://)",
+        false};
+  }
+  return {EngineErrorKind::kConnection, "connection to " + origin + " failed: " + detail, true};
+}
+
+}  // namespace
+
+struct Transport::Impl {
+  explicit Impl(TransportOptions opts) : options(std::move(opts)) {
+    init_curl_once();
+    multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+    // Keep as many idle connections as we may open, so bursts reuse them instead of
+    // reconnecting (libcurl's default cache shrinks with the number of live transfers).
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, std::max(16L, options.max_host_connections));
+  }
+
+  void run();
+
+  const TransportOptions options;
+  CURLM* multi = nullptr;
+  std::atomic<std::size_t> pending{0};
+
+  std::mutex mutex;
+  std::vector<TransferPtr> incoming;  // guarded by mutex
+  bool stop_requested = false;        // guarded by mutex
+  bool closed = false;                // guarded by mutex; multi is gone once set
+
+ private:
+  bool admit_incoming();
+  void start_due();
+  void start(TransferPtr transfer);
+  void collect_finished();
+  int poll_timeout_ms() const;
+  void cancel_everything();
+  void finish(TransferPtr transfer, TransportResult result);
+
+  // I/O thread only.
+  std::multimap<Clock::time_point, TransferPtr> delayed_;
+  std::unordered_map<CURL*, TransferPtr> active_;
+};
+
+void Transport::Impl::run() {
+  while (admit_incoming()) {
+    start_due();
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    collect_finished();
+    curl_multi_poll(multi, nullptr, 0, poll_timeout_ms(), nullptr);
+  }
+  cancel_everything();
+}
+
+// Moves newly sent requests onto the I/O thread; false once shutdown was requested.
+bool Transport::Impl::admit_incoming() {
+  std::vector<TransferPtr> batch;
+  {
+    std::lock_guard lock(mutex);
+    if (stop_requested) return false;
+    batch.swap(incoming);
+  }
+  for (TransferPtr& transfer : batch) {
+    const Clock::time_point due = transfer->due;
+    delayed_.emplace(due, std::move(transfer));
+  }
+  return true;
+}
+
+void Transport::Impl::start_due() {
+  const Clock::time_point now = Clock::now();
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    TransferPtr transfer = std::move(delayed_.begin()->second);
+    delayed_.erase(delayed_.begin());
+    start(std::move(transfer));
+  }
+}
+
+void Transport::Impl::start(TransferPtr transfer) {
+  transfer->started = Clock::now();
+  transfer->easy = make_easy(*transfer, options);
+  if (transfer->easy == nullptr || curl_multi_add_handle(multi, transfer->easy) != CURLM_OK) {
+    const std::string origin = origin_of(transfer->request.url);
+    finish(std::move(transfer), {{},
+                                 TransportError{EngineErrorKind::kConnection,
+                                                "could not start a request to " + origin, true}});
+    return;
+  }
+  CURL* easy = transfer->easy;
+  active_.emplace(easy, std::move(transfer));
+}
+
+void Transport::Impl::collect_finished() {
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    const CURLcode code = message->data.result;
+    auto found = active_.find(easy);
+    if (found == active_.end()) continue;
+    TransferPtr transfer = std::move(found->second);
+    active_.erase(found);
+    curl_multi_remove_handle(multi, easy);
+
+    TransportResult result;
+    if (code == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      transfer->response.status = static_cast<int>(status);
+      transfer->response.elapsed_ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - transfer->started).count();
+      result.response = std::move(transfer->response);
+    } else {
+      result.error = classify(code, *transfer);
+    }
+    finish(std::move(transfer), std::move(result));
+  }
+}
+
+int Transport::Impl::poll_timeout_ms() const {
+  if (delayed_.empty()) return kMaxPollMs;
+  const auto wait =
+      std::chrono::ceil<std::chrono::milliseconds>(delayed_.begin()->first - Clock::now());
+  return static_cast<int>(std::clamp<long long>(wait.count(), 0, kMaxPollMs));
+}
+
+void Transport::Impl::cancel_everything() {
+  std::vector<TransferPtr> queued;
+  {
+    std::lock_guard lock(mutex);
+    closed = true;
+    queued.swap(incoming);
+  }
+  std::vector<TransferPtr> all = std::move(queued);
+  for (auto& [easy, transfer] : active_) {
+    curl_multi_remove_handle(multi, easy);
+    all.push_back(std::move(transfer));
+  }
+  active_.clear();
+  for (auto& [due, transfer] : delayed_) all.push_back(std::move(transfer));
+  delayed_.clear();
+  for (TransferPtr& transfer : all) {
+    const std::string origin = origin_of(transfer->request.url);
+    finish(std::move(transfer),
+           {{},
+            TransportError{
+                EngineErrorKind::kCancelled,
+                "the HTTP transport shut down before the request to " + origin + " completed",
+                false}});
+  }
+  curl_multi_cleanup(multi);
+  multi = nullptr;
+}
+
+void Transport::Impl::finish(TransferPtr transfer, TransportResult result) {
+  TransportCallback done = std::move(transfer->done);
+  transfer.reset();  // frees the easy handle (already removed from the multi handle)
+  pending.fetch_sub(1);
+  try {
+    done(std::move(result));
+  } catch (...) {
+    // A throwing callback must not take the I/O thread (and every other request) down.
+  }
+}
+
+Transport::Transport(TransportOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
+  thread_ = std::thread([impl = impl_] { impl->run(); });
+}
+
+Transport::~Transport() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop_requested = true;
+    if (!impl_->closed) curl_multi_wakeup(impl_->multi);
+  }
+  // From one of our own callbacks the I/O thread cannot join itself; it finishes the
+  // cancellation on its own, keeping Impl alive through its shared_ptr.
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
+}
+
+void Transport::send(HttpRequest request, TransportCallback done, std::chrono::milliseconds delay) {
+  auto transfer = std::make_unique<Transfer>();
+  transfer->request = std::move(request);
+  transfer->done = std::move(done);
+  transfer->due = Clock::now() + delay;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->stop_requested) {
+      impl_->pending.fetch_add(1);
+      impl_->incoming.push_back(std::move(transfer));
+      curl_multi_wakeup(impl_->multi);
+      return;
+    }
+  }
+  const std::string origin = origin_of(transfer->request.url);
+  TransportCallback callback = std::move(transfer->done);
+  try {
+    callback({{},
+              TransportError{
+                  EngineErrorKind::kCancelled,
+                  "the HTTP transport is shutting down; the request to " + origin + " was not sent",
+                  false}});
+  } catch (...) {
+    // Same contract as on the I/O thread: callback exceptions are swallowed.
+  }
+}
+
+std::size_t Transport::pending() const { return impl_->pending.load(); }
+
+}  // namespace tg::http

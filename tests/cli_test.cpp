@@ -1,0 +1,300 @@
+// End-to-end tests of the textgrad tool against a local OpenAI-shaped server with scripted
+// answers, including malformed ones, kill-and-resume, bad input and the cache.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/fake_llm_server.h"
+#include "support/process.h"
+#include "support/workloads.h"
+#include "textgrad/data.h"
+
+namespace tg {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::ProcessResult;
+using testing::TempDir;
+
+constexpr const char* kKey = "sk-test-cli-0123456789abcdefghij";
+
+std::string tool() { return std::string(TEXTGRAD_BINARY_DIR) + "/tools/textgrad/textgrad"; }
+
+std::string system_of(const json& body) {
+  const json& first = body["messages"][0];
+  return first["role"] == "system" ? first["content"].get<std::string>() : std::string();
+}
+
+std::string user_of(const json& body) {
+  const json& last = body["messages"].back();
+  return last["content"].is_string() ? last["content"].get<std::string>() : last["content"].dump();
+}
+
+// Answers like a model that counts right once its prompt has been improved, wrong for some
+// items before, and not at all for a few; a feedback engine; an optimizer that sometimes
+// forgets its tags; a judge that sometimes forgets its tags.
+class ScriptedModel {
+ public:
+  explicit ScriptedModel(int delay_ms = 0) : delay_ms_(delay_ms) {
+    for (const char* task : {"object_counting", "word_sorting"}) {
+      Splits splits = load_builtin_task(task, TEXTGRAD_TEST_DATA_DIR);
+      for (const auto* split : {&splits.train, &splits.val, &splits.test}) {
+        for (const Example& e : *split) targets_[e.input] = e.target;
+      }
+    }
+  }
+
+  fake::FakeReply operator()(const fake::RecordedRequest& request) const {
+    const json body = request.json();
+    const std::string system = system_of(body);
+    const std::string user = user_of(body);
+    const std::uint64_t h = testing::fnv1a(user);
+    std::string text;
+    if (system.find("feedback engine") != std::string::npos) {
+      text = "Count every item explicitly before answering.";
+    } else if (system.find("optimization system that improves text") != std::string::npos) {
+      text = h % 5 == 0 ? std::string("I would improve it by counting carefully.")
+                        : "<IMPROVED_VARIABLE>IMPROVED prompt " + std::to_string(h % 1000) +
+                              ": count each item.</IMPROVED_VARIABLE>";
+    } else if (user.find("<ACCURACY>") != std::string::npos) {
+      text = h % 6 == 0 ? "It matches."
+                        : (h % 2 ? "<ACCURACY>1</ACCURACY>" : "<ACCURACY>0</ACCURACY>");
+    } else {
+      text = forward_answer(system, user, h);
+    }
+    fake::FakeReply reply = fake::openai_reply(text, {40, 10, 0}, "stop", "gpt-4o-mini");
+    return reply.with_delay(std::chrono::milliseconds(delay_ms_));
+  }
+
+ private:
+  std::string forward_answer(const std::string& system, const std::string& user,
+                             std::uint64_t h) const {
+    auto it = targets_.find(user);
+    const std::string truth = it == targets_.end() ? "7" : it->second;
+    if (system.find("IMPROVED") != std::string::npos) return "Counting... Answer: " + truth;
+    if (h % 7 == 0) return "I cannot count these.";
+    return h % 2 ? "Answer: " + truth : "Answer: 999";
+  }
+
+  int delay_ms_;
+  std::map<std::string, std::string> targets_;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { server_ = std::make_unique<fake::FakeLlmServer>(ScriptedModel()); }
+
+  std::map<std::string, std::string> env() const {
+    return {{"OPENAI_API_KEY", kKey},
+            {"OPENAI_BASE_URL", server_->base_url() + "/v1"},
+            {"TEXTGRAD_CACHE_DIR", dir_.file("cache")},
+            {"TEXTGRAD_DATA_DIR", TEXTGRAD_TEST_DATA_DIR}};
+  }
+
+  ProcessResult run(std::vector<std::string> args,
+                    std::map<std::string, std::string> extra = {}) const {
+    args.insert(args.begin(), tool());
+    auto vars = env();
+    for (auto& [k, v] : extra) vars[k] = v;
+    return testing::run_process(args, vars);
+  }
+
+  std::vector<std::string> optimize_args(const std::string& run_dir, int steps = 3) const {
+    return {"optimize",
+            "--task",
+            "object_counting",
+            "--engine",
+            "openai/gpt-4o-mini",
+            "--steps",
+            std::to_string(steps),
+            "--val-size",
+            "10",
+            "--test-size",
+            "10",
+            "--run-dir",
+            run_dir,
+            "--quiet"};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<fake::FakeLlmServer> server_;
+};
+
+TEST_F(CliTest, OptimizeRunsEndToEndAndWritesTheRunDirectory) {
+  const std::string run_dir = dir_.file("run");
+  ProcessResult r = run(optimize_args(run_dir));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Test accuracy:"), std::string::npos) << r.out;
+  for (const char* file :
+       {"config.json", "events.jsonl", "final_prompt.txt", "report.md", "report.html", "graph.dot",
+        "steps/step_0000.json", "steps/step_0003.json"}) {
+    EXPECT_TRUE(fs::exists(run_dir + "/" + file)) << file;
+  }
+  json step3 = json::parse(testing::read_text(run_dir + "/steps/step_0003.json"));
+  json step0 = json::parse(testing::read_text(run_dir + "/steps/step_0000.json"));
+  EXPECT_EQ(step3["test_scores"].size(), 10u);
+  EXPECT_GE(step3["test_accuracy"].get<double>(), step0["test_accuracy"].get<double>());
+  const std::string events = testing::read_text(run_dir + "/events.jsonl");
+  EXPECT_NE(events.find("\"phase\":\"backward\""), std::string::npos);
+  EXPECT_NE(events.find("\"phase\":\"update\""), std::string::npos);
+  EXPECT_NE(events.find("\"phase\":\"evaluation\""), std::string::npos);
+  EXPECT_NE(events.find("no number in the answer"), std::string::npos);  // logged, not fatal
+  for (const auto& entry : fs::recursive_directory_iterator(run_dir)) {
+    if (entry.is_regular_file()) {
+      EXPECT_EQ(testing::read_text(entry.path()).find(kKey), std::string::npos) << entry.path();
+    }
+  }
+  EXPECT_NE(testing::read_text(run_dir + "/report.html").find("<svg"), std::string::npos);
+}
+
+TEST_F(CliTest, JsonOutputAndJudgeWithMalformedAnswers) {
+  ProcessResult r = run({"optimize", "--task", "word_sorting", "--engine", "openai/gpt-4o-mini",
+                         "--steps", "2", "--val-size", "6", "--test-size", "6", "--run-dir",
+                         dir_.file("ws"), "--quiet", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json out = json::parse(r.out);
+  EXPECT_EQ(out["steps"], 2);
+  EXPECT_TRUE(out["final_test_accuracy"].is_number());
+  const std::string events = testing::read_text(dir_.file("ws/events.jsonl"));
+  EXPECT_NE(events.find("no <ACCURACY>"), std::string::npos);
+}
+
+TEST_F(CliTest, KilledRunResumesToTheSameResult) {
+  server_->set_script(
+      [model = ScriptedModel(15)](const fake::RecordedRequest& r) { return model(r); });
+  const std::string whole = dir_.file("whole");
+  ASSERT_EQ(run(optimize_args(whole, 4)).exit_code, 0);
+
+  const std::string killed = dir_.file("killed");
+  std::vector<std::string> args = optimize_args(killed, 4);
+  args.insert(args.begin(), tool());
+  auto vars = env();
+  vars["TEXTGRAD_CACHE_DIR"] = dir_.file("cache2");  // no answer reused from the first run
+  testing::Process process(args, vars);
+  for (int i = 0; i < 3000 && !fs::exists(killed + "/steps/step_0002.json"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  process.kill_now();
+  process.wait();
+  ASSERT_TRUE(fs::exists(killed + "/steps/step_0002.json"));
+  ASSERT_FALSE(fs::exists(killed + "/final_prompt.txt"));  // it really was cut short
+
+  ProcessResult resumed =
+      testing::run_process({tool(), "optimize", "--resume", killed, "--quiet"}, vars);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(testing::read_text(killed + "/final_prompt.txt"),
+            testing::read_text(whole + "/final_prompt.txt"));
+  for (int step = 0; step <= 4; ++step) {
+    const std::string name = "/steps/step_000" + std::to_string(step) + ".json";
+    json a = json::parse(testing::read_text(whole + name));
+    json b = json::parse(testing::read_text(killed + name));
+    EXPECT_EQ(a["prompt"], b["prompt"]) << step;
+    EXPECT_EQ(a["test_scores"], b["test_scores"]) << step;
+  }
+}
+
+TEST_F(CliTest, BadInputGetsAClearMessageAndANonZeroExit) {
+  ProcessResult missing =
+      run({"eval", "--task", dir_.file("nope.jsonl"), "--engine", "openai/gpt-4o-mini"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.jsonl"), std::string::npos) << missing.err;
+
+  testing::write_text(dir_.file("bad.jsonl"), "{\"input\": \"a\", \"target\": \"1\"}\n{broken\n");
+  ProcessResult malformed =
+      run({"eval", "--task", dir_.file("bad.jsonl"), "--engine", "openai/gpt-4o-mini"});
+  EXPECT_EQ(malformed.exit_code, 2);
+  EXPECT_NE(malformed.err.find("bad.jsonl:2"), std::string::npos) << malformed.err;
+
+  ProcessResult task = run({"eval", "--task", "object_countin", "--engine", "openai/gpt-4o-mini"});
+  EXPECT_EQ(task.exit_code, 2);
+  EXPECT_NE(task.err.find("unknown task"), std::string::npos) << task.err;
+
+  ProcessResult engine = run({"eval", "--task", "object_counting", "--engine", "nosuch/model"});
+  EXPECT_EQ(engine.exit_code, 2);
+  EXPECT_NE(engine.err.find("nosuch"), std::string::npos) << engine.err;
+
+  ProcessResult key = run({"eval", "--task", "object_counting", "--engine", "openai/gpt-4o-mini"},
+                          {{"OPENAI_API_KEY", ""}, {"OPENAI_BASE_URL", ""}});
+  EXPECT_EQ(key.exit_code, 2);
+  EXPECT_NE(key.err.find("OPENAI_API_KEY"), std::string::npos) << key.err;
+
+  ProcessResult usage = run({"optimize", "--steps", "x"});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST_F(CliTest, BudgetStopsAtAStepBoundaryAndKeepsTheRun) {
+  const std::string run_dir = dir_.file("budget");
+  std::vector<std::string> args = optimize_args(run_dir, 5);
+  args.insert(args.end(), {"--budget-tokens", "1"});
+  ProcessResult r = run(args);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(run_dir + "/steps/step_0000.json"));
+  EXPECT_FALSE(fs::exists(run_dir + "/steps/step_0001.json"));
+  EXPECT_TRUE(fs::exists(run_dir + "/report.md"));
+}
+
+TEST_F(CliTest, EvalReportsAccuracyAndASecondRunIsServedFromTheCache) {
+  std::vector<std::string> args = {
+      "eval",   "--task", "object_counting", "--engine", "openai/gpt-4o-mini",
+      "--size", "12",     "--json",          "--quiet"};
+  ProcessResult first = run(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const size_t requests = server_->request_count();
+  EXPECT_EQ(requests, 12u);
+  json a = json::parse(first.out);
+  EXPECT_EQ(a["items"], 12);
+  EXPECT_GE(a["accuracy"].get<double>(), 0.0);
+  EXPECT_LE(a["ci95"][0].get<double>(), a["accuracy"].get<double>());
+
+  ProcessResult second = run(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(server_->request_count(), requests);  // zero HTTP requests the second time
+  json b = json::parse(second.out);
+  EXPECT_EQ(a["scores"], b["scores"]);
+  EXPECT_EQ(b["cache_hits"], 12);
+
+  ProcessResult stats = run({"cache", "stats", "--json"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_EQ(json::parse(stats.out)["entries"], 12);
+  ProcessResult clear = run({"cache", "clear"});
+  EXPECT_EQ(clear.exit_code, 0);
+  ProcessResult replay = run({"eval", "--task", "object_counting", "--engine", "openai/gpt-4o-mini",
+                              "--size", "2", "--replay", "--quiet"});
+  EXPECT_EQ(replay.exit_code, 1);
+  EXPECT_NE(replay.err.find("cache"), std::string::npos) << replay.err;
+}
+
+TEST_F(CliTest, SolveRefinesAQuestionAndVotesOnMultipleChoice) {
+  ProcessResult single = run({"solve", "--engine", "openai/gpt-4o-mini", "--iterations", "2",
+                              "--quiet", "How many legs do 3 spiders have?"});
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  EXPECT_FALSE(single.out.empty());
+
+  testing::write_text(dir_.file("q.jsonl"),
+                      "{\"id\": \"q1\", \"question\": \"2+2?\", \"choices\": [\"3\", \"4\", \"5\", "
+                      "\"6\"], \"answer\": \"B\"}\n"
+                      "{\"id\": \"q2\", \"question\": \"Capital of France?\"}\n");
+  const size_t before = server_->request_count();
+  ProcessResult batch = run({"solve", "--engine", "openai/gpt-4o-mini", "--input",
+                             dir_.file("q.jsonl"), "--iterations", "3", "--quiet", "--no-cache"});
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  // 1 + 3 x 3 calls per question, plus a repair request whenever the optimizer forgot its tags.
+  EXPECT_GE(server_->request_count() - before, 2u * 10u);
+  EXPECT_LE(server_->request_count() - before, 2u * 13u);
+  std::istringstream lines(batch.out);
+  std::string line;
+  std::getline(lines, line);
+  json q1 = json::parse(line);
+  EXPECT_EQ(q1["id"], "q1");
+  EXPECT_EQ(q1["snapshots"].size(), 4u);
+  EXPECT_TRUE(q1.contains("majority"));
+  EXPECT_NE(q1["question"].get<std::string>().find("B) 4"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tg

@@ -1,0 +1,331 @@
+// The libcurl transport against a local fake server: statuses, errors, timeouts,
+// concurrency, delayed sends and shutdown.
+#include "http/transport.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/fake_llm_server.h"
+
+namespace tg::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using fake::FakeLlmServer;
+using fake::FakeReply;
+using fake::RecordedRequest;
+
+HttpRequest post(const std::string& url, std::string body = "{}") {
+  HttpRequest request;
+  request.url = url;
+  request.body = std::move(body);
+  request.headers = {{"Content-Type", "application/json"}};
+  request.connect_timeout_s = 5;
+  request.total_timeout_s = 10;
+  return request;
+}
+
+// Sends and waits; the test thread is not the I/O thread, so waiting here is fine.
+TransportResult send_and_wait(Transport& transport, HttpRequest request,
+                              std::chrono::milliseconds delay = 0ms) {
+  std::promise<TransportResult> promise;
+  auto future = promise.get_future();
+  transport.send(
+      std::move(request),
+      [&promise](TransportResult result) { promise.set_value(std::move(result)); }, delay);
+  return future.get();
+}
+
+// A port nobody listens on: a server's port right after the server stopped.
+int closed_port() {
+  FakeLlmServer server;
+  return server.port();
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+TEST(HttpTransportTest, PostsBodyAndHeadersAndReturnsTheResponse) {
+  FakeLlmServer server([](const RecordedRequest&) {
+    FakeReply reply;
+    reply.status = 201;
+    reply.body = R"({"answer":42})";
+    return reply.with_header("X-Request-Id", "req-7");
+  });
+  Transport transport;
+  HttpRequest request = post(server.base_url() + "/v1/chat/completions?x=1", R"({"q":1})");
+  request.headers.emplace_back("Authorization", "Bearer abc");
+  const TransportResult result = send_and_wait(transport, request);
+
+  ASSERT_TRUE(result.ok()) << result.error->message;
+  EXPECT_EQ(result.response.status, 201);
+  EXPECT_EQ(result.response.body, R"({"answer":42})");
+  EXPECT_EQ(result.response.header("x-request-id"), "req-7");
+  EXPECT_EQ(result.response.header("X-REQUEST-ID"), "req-7");
+  EXPECT_EQ(result.response.header("absent"), "");
+  EXPECT_GT(result.response.elapsed_ms, 0);
+
+  const std::vector<RecordedRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].path, "/v1/chat/completions");
+  EXPECT_EQ(seen[0].query, "x=1");
+  EXPECT_EQ(seen[0].body, R"({"q":1})");
+  EXPECT_EQ(seen[0].header("authorization"), "Bearer abc");
+  EXPECT_EQ(seen[0].header("content-type"), "application/json");
+  EXPECT_EQ(seen[0].header("expect"), "");
+}
+
+TEST(HttpTransportTest, ErrorStatusesAreResponsesNotTransportErrors) {
+  FakeLlmServer server([](const RecordedRequest&) { return fake::non_json_body(503); });
+  Transport transport;
+  const TransportResult result = send_and_wait(transport, post(server.base_url() + "/x"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result.response.status, 503);
+  EXPECT_NE(result.response.body.find("Bad Gateway"), std::string::npos);
+}
+
+TEST(HttpTransportTest, GetRequestsWork) {
+  FakeLlmServer server;
+  Transport transport;
+  HttpRequest request = post(server.base_url() + "/v1/models", "");
+  request.method = "GET";
+  const TransportResult result = send_and_wait(transport, request);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(server.requests().at(0).method, "GET");
+}
+
+TEST(HttpTransportTest, ConnectionRefusedIsARetryableConnectionError) {
+  Transport transport;
+  const int port = closed_port();
+  const TransportResult result = send_and_wait(
+      transport, post("http://127.0.0.1:" + std::to_string(port) + "/v1/x?key=SECRET"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->kind, EngineErrorKind::kConnection);
+  EXPECT_TRUE(result.error->retryable);
+  EXPECT_EQ(result.response.status, 0);
+  // Names the server, never the path or query (which may carry a key).
+  EXPECT_NE(result.error->message.find("127.0.0.1"), std::string::npos);
+  EXPECT_EQ(result.error->message.find("SECRET"), std::string::npos);
+}
+
+TEST(HttpTransportTest, SlowAnswerPastTheTotalTimeoutIsATimeout) {
+  FakeLlmServer server(
+      [](const RecordedRequest& r) { return fake::reply_for(r, "late").with_delay(3s); });
+  Transport transport;
+  HttpRequest request = post(server.base_url() + "/v1/chat/completions");
+  request.total_timeout_s = 0.3;
+  const auto start = Clock::now();
+  const TransportResult result = send_and_wait(transport, request);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->kind, EngineErrorKind::kTimeout);
+  EXPECT_TRUE(result.error->retryable);
+  EXPECT_LT(ms_since(start), 2500);
+}
+
+TEST(HttpTransportTest, DroppedConnectionIsAConnectionError) {
+  FakeLlmServer server([](const RecordedRequest&) { return fake::dropped_connection(); });
+  Transport transport;
+  const TransportResult result =
+      send_and_wait(transport, post(server.base_url() + "/v1/chat/completions"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->kind, EngineErrorKind::kConnection);
+  EXPECT_TRUE(result.error->retryable);
+}
+
+TEST(HttpTransportTest, MalformedUrlIsAPermanentBadRequest) {
+  Transport transport;
+  const TransportResult result = send_and_wait(transport, post("ftp://127.0.0.1/x"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->kind, EngineErrorKind::kBadRequest);
+  EXPECT_FALSE(result.error->retryable);
+}
+
+TEST(HttpTransportTest, SequentialRequestsReuseOneConnection) {
+  FakeLlmServer server;
+  Transport transport;
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(send_and_wait(transport, post(server.base_url() + "/x")).ok());
+  const std::vector<RecordedRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), 5u);
+  for (const RecordedRequest& request : seen) EXPECT_EQ(request.remote_port, seen[0].remote_port);
+}
+
+TEST(HttpTransportTest, ManyRequestsAreInFlightAtOnceOnOneThread) {
+  constexpr int kRequests = 64;
+  FakeLlmServer server(
+      [](const RecordedRequest& r) { return fake::reply_for(r, "ok").with_delay(300ms); },
+      kRequests + 8);
+  Transport transport;
+  std::atomic<int> ok{0};
+  std::atomic<int> calls{0};
+  std::promise<void> all_done;
+  const auto start = Clock::now();
+  for (int i = 0; i < kRequests; ++i) {
+    transport.send(post(server.base_url() + "/v1/chat/completions"), [&](TransportResult result) {
+      if (result.ok() && result.response.status == 200) ++ok;
+      if (++calls == kRequests) all_done.set_value();
+    });
+  }
+  all_done.get_future().wait();
+  const double elapsed = ms_since(start);
+  EXPECT_EQ(ok.load(), kRequests);
+  EXPECT_EQ(calls.load(), kRequests);
+  EXPECT_EQ(transport.pending(), 0u);
+  // Serially this would take 64 * 300 ms; allow generous slack for a loaded machine.
+  EXPECT_GE(server.peak_in_flight(), kRequests / 2);
+  EXPECT_LT(elapsed, kRequests * 300 / 4);
+}
+
+TEST(HttpTransportTest, DelayedSendStartsLaterWithoutHoldingOthersBack) {
+  FakeLlmServer server;
+  Transport transport;
+  const auto start = Clock::now();
+  std::promise<double> delayed_done;
+  transport.send(
+      post(server.base_url() + "/delayed"),
+      [&](TransportResult) { delayed_done.set_value(ms_since(start)); }, 400ms);
+  ASSERT_TRUE(send_and_wait(transport, post(server.base_url() + "/now")).ok());
+  EXPECT_LT(ms_since(start), 400);
+  EXPECT_GE(delayed_done.get_future().get(), 400);
+  const std::vector<RecordedRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].path, "/now");
+  EXPECT_EQ(seen[1].path, "/delayed");
+}
+
+TEST(HttpTransportTest, CallbacksMaySendFollowUpRequests) {
+  FakeLlmServer server;
+  Transport transport;
+  std::promise<int> chain_done;
+  std::function<void(int)> step = [&](int remaining) {
+    transport.send(post(server.base_url() + "/x"), [&, remaining](TransportResult result) {
+      if (!result.ok() || remaining == 0) {
+        chain_done.set_value(remaining);
+        return;
+      }
+      step(remaining - 1);
+    });
+  };
+  step(3);
+  EXPECT_EQ(chain_done.get_future().get(), 0);
+  EXPECT_EQ(server.request_count(), 4u);
+}
+
+TEST(HttpTransportTest, DestructionCancelsQueuedDelayedAndInFlightRequests) {
+  FakeLlmServer server(
+      [](const RecordedRequest& r) { return fake::reply_for(r, "slow").with_delay(20s); });
+  std::vector<TransportResult> results;
+  std::mutex mutex;
+  const auto record = [&](TransportResult result) {
+    std::lock_guard lock(mutex);
+    results.push_back(std::move(result));
+  };
+  auto transport = std::make_unique<Transport>();
+  transport->send(post(server.base_url() + "/a"), record);
+  transport->send(post(server.base_url() + "/b"), record);
+  transport->send(post(server.base_url() + "/later"), record, 60s);
+  while (server.in_flight() < 2) std::this_thread::sleep_for(5ms);
+  const auto start = Clock::now();
+  transport.reset();
+  EXPECT_LT(ms_since(start), 5000);  // no waiting for the 20 s answers or the 60 s delay
+  ASSERT_EQ(results.size(), 3u);
+  for (const TransportResult& result : results) {
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error->kind, EngineErrorKind::kCancelled);
+    EXPECT_FALSE(result.error->retryable);
+  }
+}
+
+TEST(HttpTransportTest, TransportMayBeDestroyedFromItsOwnCallback) {
+  FakeLlmServer server([](const RecordedRequest& r) {
+    return r.path == "/slow" ? fake::reply_for(r, "slow").with_delay(20s)
+                             : fake::reply_for(r, "fast");
+  });
+  auto transport = std::make_shared<Transport>();
+  std::promise<TransportResult> slow_result;
+  transport->send(post(server.base_url() + "/slow"),
+                  [&](TransportResult result) { slow_result.set_value(std::move(result)); });
+  while (server.in_flight() < 1) std::this_thread::sleep_for(5ms);
+  std::shared_ptr<Transport> holder = transport;
+  transport.reset();
+  holder->send(post(server.base_url() + "/fast"), [&holder](TransportResult) { holder.reset(); });
+  auto future = slow_result.get_future();
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  const TransportResult result = future.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error->kind, EngineErrorKind::kCancelled);
+}
+
+TEST(HttpTransportTest, SendAfterShutdownBeganCompletesInlineAsCancelled) {
+  FakeLlmServer server(
+      [](const RecordedRequest& r) { return fake::reply_for(r, "slow").with_delay(20s); });
+  std::promise<EngineErrorKind> follow_up;
+  {
+    Transport transport;
+    transport.send(post(server.base_url() + "/a"), [&](TransportResult) {
+      // Runs during shutdown: the new request must complete at once, not hang.
+      transport.send(post(server.base_url() + "/b"), [&](TransportResult result) {
+        follow_up.set_value(result.ok() ? EngineErrorKind::kServer : result.error->kind);
+      });
+    });
+    while (server.in_flight() < 1) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(follow_up.get_future().get(), EngineErrorKind::kCancelled);
+}
+
+TEST(HttpTransportTest, ThrowingCallbackDoesNotStopTheTransport) {
+  FakeLlmServer server;
+  Transport transport;
+  transport.send(post(server.base_url() + "/x"),
+                 [](TransportResult) { throw std::runtime_error("boom"); });
+  EXPECT_TRUE(send_and_wait(transport, post(server.base_url() + "/y")).ok());
+}
+
+// TLS verification is never switched off: a self-signed certificate must be refused.
+TEST(HttpTransportTest, SelfSignedCertificateIsRejected) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("tg_tls_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) GTEST_SKIP() << "openssl is not available";
+
+  httplib::SSLServer server(cert.c_str(), key.c_str());
+  server.Post(".*", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content("{}", "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread listener([&server] { server.listen_after_bind(); });
+  {
+    Transport transport;
+    const TransportResult result =
+        send_and_wait(transport, post("https://127.0.0.1:" + std::to_string(port) + "/v1/x"));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error->kind, EngineErrorKind::kConnection);
+    EXPECT_FALSE(result.error->retryable);
+    EXPECT_NE(result.error->message.find("TLS"), std::string::npos) << result.error->message;
+  }
+  server.stop();
+  listener.join();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tg::http

@@ -1,0 +1,83 @@
+// The subcommands of the textgrad tool. Each add_* registers its flags; each run_* returns the
+// process exit code.
+#pragma once
+
+#include <string>
+
+#include "engine_setup.h"
+
+namespace CLI {
+class App;
+}
+
+namespace tg::cli {
+
+enum ExitCode { kOk = 0, kFailure = 1, kUsage = 2, kBudget = 3 };
+
+struct OutputFlags {
+  bool quiet = false;
+  bool json = false;
+};
+
+struct OptimizeFlags {
+  std::string task;
+  EngineFlags engines;
+  int steps = 12;
+  int steps_per_epoch = 4;
+  int batch_size = 3;
+  int train_size = -1;
+  int val_size = -1;
+  int test_size = -1;
+  unsigned seed = 42;
+  int concurrency = 8;
+  std::string metric = "auto";
+  std::string prompt;  // TEXT or @FILE; empty: the default starting prompt
+  std::string input_field;
+  std::string target_field;
+  std::string run_dir;
+  std::string resume;
+  OutputFlags output;
+};
+void add_optimize(CLI::App& app, OptimizeFlags& flags);
+int run_optimize(OptimizeFlags flags);
+
+struct EvalFlags {
+  std::string task;
+  EngineFlags engines;
+  std::string prompt;
+  std::string split = "test";
+  int size = -1;
+  std::string metric = "auto";
+  std::string input_field;
+  std::string target_field;
+  OutputFlags output;
+};
+void add_eval(CLI::App& app, EvalFlags& flags);
+int run_eval(const EvalFlags& flags);
+
+struct SolveFlags {
+  std::string question;
+  std::string input;   // JSONL of questions
+  std::string output;  // JSONL of results (default: stdout)
+  std::string image;
+  EngineFlags engines;
+  int iterations = 3;
+  int concurrency = 16;
+  std::string instruction;
+  OutputFlags out;
+};
+void add_solve(CLI::App& app, SolveFlags& flags);
+int run_solve(const SolveFlags& flags);
+
+struct CacheFlags {
+  std::string action;  // stats | clear
+  std::string path;
+  bool json = false;
+};
+void add_cache(CLI::App& app, CacheFlags& flags);
+int run_cache(const CacheFlags& flags);
+
+// TEXT, or @FILE for the contents of FILE.
+std::string text_or_file(const std::string& value);
+
+}  // namespace tg::cli

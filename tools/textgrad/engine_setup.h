@@ -1,0 +1,46 @@
+// Builds the engines a command uses: the provider engine by name, wrapped in the rate limits,
+// the response cache and the ledger (outermost, so cache hits are recorded as such).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "textgrad/engine.h"
+#include "textgrad/usage.h"
+
+namespace CLI {
+class App;
+}
+
+namespace tg::cli {
+
+struct EngineFlags {
+  std::string engine;
+  std::string backward_engine;  // empty: same as engine
+  int max_in_flight = 64;
+  double requests_per_minute = 0;
+  double tokens_per_minute = 0;
+  double timeout_s = 120;
+  int max_retries = 4;
+  std::string cache_path;  // empty: the default cache file
+  bool no_cache = false;
+  bool replay = false;  // serve only from the cache
+  std::string prices_path;
+  double budget_usd = 0;
+  long long budget_tokens = 0;
+  std::string data_dir;
+};
+
+// Adds the engine, cache, limit and budget flags to a subcommand.
+void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_engine);
+
+struct Engines {
+  EnginePtr forward;
+  EnginePtr backward;
+  std::shared_ptr<Ledger> ledger;
+};
+
+// Throws InvalidArgument with a clear message for unknown engines or missing keys.
+Engines build_engines(const EngineFlags& flags);
+
+}  // namespace tg::cli

@@ -1,0 +1,113 @@
+// The textgrad command-line tool.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "textgrad/errors.h"
+#include "textgrad/usage.h"
+
+namespace {
+
+// Reads --config files written as JSON: {"optimize": {"task": "gsm8k", "engine": "..."}}.
+class JsonConfig : public CLI::Config {
+ public:
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override { return {}; }
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    nlohmann::json doc = nlohmann::json::parse(input, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      throw CLI::ConversionError("the --config file is not a JSON object");
+    }
+    std::vector<CLI::ConfigItem> items;
+    collect(doc, {}, items);
+    return items;
+  }
+
+ private:
+  static std::string scalar(const nlohmann::json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+    return value.dump();
+  }
+
+  static void collect(const nlohmann::json& object, const std::vector<std::string>& parents,
+                      std::vector<CLI::ConfigItem>& items) {
+    for (const auto& [key, value] : object.items()) {
+      if (value.is_object()) {
+        std::vector<std::string> nested = parents;
+        nested.push_back(key);
+        collect(value, nested, items);
+        continue;
+      }
+      CLI::ConfigItem item;
+      item.parents = parents;
+      item.name = key;
+      if (value.is_array()) {
+        for (const auto& v : value) item.inputs.push_back(scalar(v));
+      } else {
+        item.inputs.push_back(scalar(value));
+      }
+      items.push_back(std::move(item));
+    }
+  }
+};
+
+bool config_is_json(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--config") return std::string(argv[i + 1]).ends_with(".json");
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tg::cli;
+  CLI::App app{
+      "textgrad: optimize prompts, answers and code with LLM feedback (automatic "
+      "differentiation via text)"};
+  app.require_subcommand(1);
+  app.set_config("--config", "",
+                 "Read options from a TOML or JSON file ([optimize] / {\"optimize\": {...}})");
+  if (config_is_json(argc, argv)) app.config_formatter(std::make_shared<JsonConfig>());
+
+  OptimizeFlags optimize;
+  EvalFlags eval;
+  SolveFlags solve;
+  CacheFlags cache;
+  add_optimize(app, optimize);
+  add_eval(app, eval);
+  add_solve(app, solve);
+  add_cache(app, cache);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+  try {
+    if (app.got_subcommand("optimize")) return run_optimize(optimize);
+    if (app.got_subcommand("eval")) return run_eval(eval);
+    if (app.got_subcommand("solve")) return run_solve(solve);
+    if (app.got_subcommand("cache")) return run_cache(cache);
+  } catch (const tg::BudgetExceeded& e) {
+    std::cerr << "textgrad: " << e.what() << "\n";
+    return kBudget;
+  } catch (const tg::InvalidArgument& e) {
+    std::cerr << "textgrad: " << e.what() << "\n";
+    return kUsage;
+  } catch (const tg::ParseError& e) {
+    std::cerr << "textgrad: " << e.what() << "\n";
+    return kUsage;
+  } catch (const tg::BackwardError& e) {
+    std::cerr << "textgrad: " << e.what() << "\n";
+    return kFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "textgrad: " << e.what() << "\n";
+    return kFailure;
+  }
+  return kUsage;
+}

@@ -1,0 +1,58 @@
+// The end-of-run report: report.md and a self-contained report.html.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tg::cli {
+
+// One optimization step as the run recorded it (step 0 = before training).
+struct StepRecord {
+  int step = 0;
+  int epoch = 0;
+  std::string prompt;                  // the variable's value after this step
+  std::optional<double> val_accuracy;  // as recorded after validation (never decreases)
+  std::optional<double> test_accuracy;
+  bool reverted = false;  // validation got worse, the previous value was restored
+  std::string note;       // e.g. why an update was kept or skipped
+};
+
+// Calls, tokens, dollars and time of one phase (forward, loss, backward, reduce, update,
+// evaluation).
+struct PhaseCost {
+  std::string phase;
+  std::int64_t calls = 0;
+  std::int64_t cache_hits = 0;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost_usd = 0;
+  double latency_ms = 0;  // summed over calls
+};
+
+struct RunSummary {
+  std::string title;  // e.g. "Prompt optimization: object_counting"
+  std::string task;
+  std::string engine;
+  std::string backward_engine;
+  std::string variable_name = "prompt";  // what was optimized: "prompt", "solution", ...
+  std::string initial_value;
+  std::string final_value;
+  std::vector<StepRecord> steps;
+  std::vector<PhaseCost> phases;
+  double wall_seconds = 0;
+  bool stopped_by_budget = false;
+  std::string started_at;  // ISO 8601
+};
+
+std::string render_markdown(const RunSummary& summary);
+// One HTML file with inline CSS and an inline SVG plot; no scripts, no external resources.
+std::string render_html(const RunSummary& summary);
+
+// A word-level diff of two texts: unchanged words as they are, removed words as [-...-] and
+// added words as {+...+} (the markdown form); the HTML form uses <del>/<ins>.
+std::string word_diff_markdown(const std::string& before, const std::string& after);
+std::string word_diff_html(const std::string& before, const std::string& after);
+
+}  // namespace tg::cli
