@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "support/fake_llm_server.h"
+#include "support/mock_model.h"
 #include "support/process.h"
 #include "support/workloads.h"
 #include "textgrad/data.h"
@@ -24,69 +25,11 @@ constexpr const char* kKey = "sk-test-cli-0123456789abcdefghij";
 
 std::string tool() { return std::string(TEXTGRAD_BINARY_DIR) + "/tools/textgrad/textgrad"; }
 
-std::string system_of(const json& body) {
-  const json& first = body["messages"][0];
-  return first["role"] == "system" ? first["content"].get<std::string>() : std::string();
-}
-
-std::string user_of(const json& body) {
-  const json& last = body["messages"].back();
-  return last["content"].is_string() ? last["content"].get<std::string>() : last["content"].dump();
-}
-
-// Answers like a model that counts right once its prompt has been improved, wrong for some
-// items before, and not at all for a few; a feedback engine; an optimizer that sometimes
-// forgets its tags; a judge that sometimes forgets its tags.
-class ScriptedModel {
- public:
-  explicit ScriptedModel(int delay_ms = 0) : delay_ms_(delay_ms) {
-    for (const char* task : {"object_counting", "word_sorting"}) {
-      Splits splits = load_builtin_task(task, TEXTGRAD_TEST_DATA_DIR);
-      for (const auto* split : {&splits.train, &splits.val, &splits.test}) {
-        for (const Example& e : *split) targets_[e.input] = e.target;
-      }
-    }
-  }
-
-  fake::FakeReply operator()(const fake::RecordedRequest& request) const {
-    const json body = request.json();
-    const std::string system = system_of(body);
-    const std::string user = user_of(body);
-    const std::uint64_t h = testing::fnv1a(user);
-    std::string text;
-    if (system.find("feedback engine") != std::string::npos) {
-      text = "Count every item explicitly before answering.";
-    } else if (system.find("optimization system that improves text") != std::string::npos) {
-      text = h % 5 == 0 ? std::string("I would improve it by counting carefully.")
-                        : "<IMPROVED_VARIABLE>IMPROVED prompt " + std::to_string(h % 1000) +
-                              ": count each item.</IMPROVED_VARIABLE>";
-    } else if (user.find("<ACCURACY>") != std::string::npos) {
-      text = h % 6 == 0 ? "It matches."
-                        : (h % 2 ? "<ACCURACY>1</ACCURACY>" : "<ACCURACY>0</ACCURACY>");
-    } else {
-      text = forward_answer(system, user, h);
-    }
-    fake::FakeReply reply = fake::openai_reply(text, {40, 10, 0}, "stop", "gpt-4o-mini");
-    return reply.with_delay(std::chrono::milliseconds(delay_ms_));
-  }
-
- private:
-  std::string forward_answer(const std::string& system, const std::string& user,
-                             std::uint64_t h) const {
-    auto it = targets_.find(user);
-    const std::string truth = it == targets_.end() ? "7" : it->second;
-    if (system.find("IMPROVED") != std::string::npos) return "Counting... Answer: " + truth;
-    if (h % 7 == 0) return "I cannot count these.";
-    return h % 2 ? "Answer: " + truth : "Answer: 999";
-  }
-
-  int delay_ms_;
-  std::map<std::string, std::string> targets_;
-};
-
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override { server_ = std::make_unique<fake::FakeLlmServer>(ScriptedModel()); }
+  void SetUp() override {
+    server_ = std::make_unique<fake::FakeLlmServer>(testing::MockModel(TEXTGRAD_TEST_DATA_DIR));
+  }
 
   std::map<std::string, std::string> env() const {
     return {{"OPENAI_API_KEY", kKey},
@@ -164,8 +107,7 @@ TEST_F(CliTest, JsonOutputAndJudgeWithMalformedAnswers) {
 }
 
 TEST_F(CliTest, KilledRunResumesToTheSameResult) {
-  server_->set_script(
-      [model = ScriptedModel(15)](const fake::RecordedRequest& r) { return model(r); });
+  server_->set_script(testing::MockModel(TEXTGRAD_TEST_DATA_DIR, /*delay_ms=*/15));
   const std::string whole = dir_.file("whole");
   ASSERT_EQ(run(optimize_args(whole, 4)).exit_code, 0);
 
@@ -294,6 +236,38 @@ TEST_F(CliTest, SolveRefinesAQuestionAndVotesOnMultipleChoice) {
   EXPECT_EQ(q1["snapshots"].size(), 4u);
   EXPECT_TRUE(q1.contains("majority"));
   EXPECT_NE(q1["question"].get<std::string>().find("B) 4"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tg
+
+namespace tg {
+namespace {
+
+TEST_F(CliTest, SolveAnswersAQuestionAboutAnImage) {
+  const std::string image = std::string(TEXTGRAD_TEST_DIR) + "/data/bee.png";
+  ProcessResult r = run({"solve", "--engine", "openai/gpt-4o", "--iterations", "1", "--quiet",
+                         "--no-cache", "--image", image, "What do you see in this image?"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto requests = server_->requests();
+  ASSERT_GE(requests.size(), 4u);  // zero-shot, loss, backward, update
+  for (const auto& request : requests) {
+    EXPECT_NE(request.body.find("data:image/png;base64,"), std::string::npos)
+        << request.body.substr(0, 200);
+  }
+  ProcessResult bad =
+      run({"solve", "--engine", "openai/gpt-4o", "--image",
+           std::string(TEXTGRAD_TEST_DIR) + "/data/not_an_image.txt", "What is it?"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("PNG, JPEG, GIF or WebP"), std::string::npos) << bad.err;
+
+  testing::write_text(dir_.file("images.jsonl"),
+                      "{\"question\": \"What insect is this?\", \"image\": \"" + image + "\"}\n");
+  ProcessResult batch =
+      run({"solve", "--engine", "openai/gpt-4o", "--input", dir_.file("images.jsonl"),
+           "--iterations", "1", "--quiet", "--no-cache"});
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  EXPECT_EQ(json::parse(batch.out)["snapshots"].size(), 2u);
 }
 
 }  // namespace

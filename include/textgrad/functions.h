@@ -65,6 +65,36 @@ class LLMCall {
   Phase phase_;
 };
 
+// An LLM call on a list of text and image Variables, sent in order as one user turn. Backward
+// sends the images again to the feedback engine, which must accept images.
+class MultimodalLLMCall {
+ public:
+  explicit MultimodalLLMCall(EnginePtr engine, Variable system_prompt = {},
+                             Phase phase = Phase::kForward);
+  Variable operator()(const std::vector<Variable>& parts,
+                      std::string response_role = roles::kLlmOutput) const;
+
+ private:
+  EnginePtr engine_;
+  Variable system_prompt_;
+  Phase phase_;
+};
+
+// A multimodal call on named fields, sent in the order of `fields`: images as they are, text
+// as "<Field>: <value>".
+class OrderedFieldsMultimodalLLMCall {
+ public:
+  OrderedFieldsMultimodalLLMCall(EnginePtr engine, std::vector<std::string> fields,
+                                 Variable system_prompt = {}, Phase phase = Phase::kForward);
+  Variable operator()(const Fields& inputs, std::string response_role = roles::kLlmOutput) const;
+
+ private:
+  EnginePtr engine_;
+  std::vector<std::string> fields_;
+  Variable system_prompt_;
+  Phase phase_;
+};
+
 // An LLM call whose user message is a template with named fields, e.g.
 // "Question: {question}\nPrediction: {prediction}". The inputs' names must equal `fields`.
 class FormattedLLMCall {

@@ -82,4 +82,20 @@ class MultiChoiceTestTime {
   Variable system_prompt_;
 };
 
+// Evaluates an answer to a question about an image: the instruction, the question, the image
+// and the answer are sent in that order, labelled.
+class ImageQALoss {
+ public:
+  ImageQALoss(EnginePtr engine, std::string evaluation_instruction, Variable system_prompt = {},
+              const Prompts& prompts = Prompts());
+
+  Variable operator()(const Variable& question, const Variable& image,
+                      const Variable& response) const;
+
+ private:
+  EnginePtr engine_;
+  Variable instruction_;
+  Variable system_prompt_;
+};
+
 }  // namespace tg

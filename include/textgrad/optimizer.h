@@ -78,8 +78,8 @@ class TextualGradientDescent {
     std::vector<std::string> feedback;
   };
   UpdateOutcome update(Variable parameter);
-  std::string update_prompt(const Variable& parameter, const std::string& value) const;
-  std::string feedback_block(const Variable& parameter) const;
+  void append_feedback(const Variable& parameter, std::vector<ContentPart>& parts) const;
+  std::string closing_sections(const Variable& parameter, const std::string& role) const;
   std::string history_sections(const Variable& parameter, const std::string& role) const;
   void remember(const Variable& parameter, const std::string& old_value);
 

@@ -49,8 +49,12 @@ Variable LLMCall::operator()(const Variable& input, std::string response_role) c
   return (*this)(std::vector<Variable>{input}, std::move(response_role));
 }
 
-Variable LLMCall::operator()(const std::vector<Variable>& parts, std::string response_role) const {
-  if (parts.empty()) throw InvalidArgument("LLMCall needs at least one input");
+namespace {
+
+Variable call_on_parts(const EnginePtr& engine, const Variable& system_prompt,
+                       const std::vector<Variable>& parts, std::string response_role, Phase phase,
+                       const char* op_name) {
+  if (parts.empty()) throw InvalidArgument(fmt::format("{} needs at least one input", op_name));
   auto build = [parts] {
     std::vector<ContentPart> content;
     for (const Variable& part : parts) {
@@ -58,8 +62,56 @@ Variable LLMCall::operator()(const std::vector<Variable>& parts, std::string res
     }
     return content;
   };
-  return detail::start_llm_call(engine_, system_prompt_, parts, build, std::move(response_role),
-                                phase_, "LLMCall");
+  return detail::start_llm_call(engine, system_prompt, parts, build, std::move(response_role),
+                                phase, op_name);
+}
+
+}  // namespace
+
+Variable LLMCall::operator()(const std::vector<Variable>& parts, std::string response_role) const {
+  return call_on_parts(engine_, system_prompt_, parts, std::move(response_role), phase_, "LLMCall");
+}
+
+MultimodalLLMCall::MultimodalLLMCall(EnginePtr engine, Variable system_prompt, Phase phase)
+    : engine_(std::move(engine)), system_prompt_(std::move(system_prompt)), phase_(phase) {
+  if (!engine_) throw InvalidArgument("MultimodalLLMCall needs an engine");
+}
+
+Variable MultimodalLLMCall::operator()(const std::vector<Variable>& parts,
+                                       std::string response_role) const {
+  return call_on_parts(engine_, system_prompt_, parts, std::move(response_role), phase_,
+                       "MultimodalLLMCall");
+}
+
+OrderedFieldsMultimodalLLMCall::OrderedFieldsMultimodalLLMCall(EnginePtr engine,
+                                                               std::vector<std::string> fields,
+                                                               Variable system_prompt, Phase phase)
+    : engine_(std::move(engine)),
+      fields_(std::move(fields)),
+      system_prompt_(std::move(system_prompt)),
+      phase_(phase) {
+  if (!engine_) throw InvalidArgument("OrderedFieldsMultimodalLLMCall needs an engine");
+}
+
+Variable OrderedFieldsMultimodalLLMCall::operator()(const Fields& inputs,
+                                                    std::string response_role) const {
+  std::vector<Variable> ordered;
+  for (const std::string& field : fields_) ordered.push_back(inputs.at(field));
+  if (inputs.size() != fields_.size()) {
+    throw InvalidArgument(fmt::format(
+        "OrderedFieldsMultimodalLLMCall expects exactly the fields {}", fmt::join(fields_, ", ")));
+  }
+  auto build = [fields = fields_, ordered] {
+    std::vector<ContentPart> content;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      content.push_back(ordered[i].is_image()
+                            ? ordered[i].image_part()
+                            : ContentPart::Text(fields[i] + ": " + ordered[i].value()));
+    }
+    return content;
+  };
+  return detail::start_llm_call(engine_, system_prompt_, ordered, build, std::move(response_role),
+                                phase_, "OrderedFieldsMultimodalLLMCall");
 }
 
 FormattedLLMCall::FormattedLLMCall(EnginePtr engine, std::string format,

@@ -98,4 +98,28 @@ Variable MultiChoiceTestTime::operator()(const std::string& question,
   return call(inputs, "evaluation of the " + prediction.role_description());
 }
 
+ImageQALoss::ImageQALoss(EnginePtr engine, std::string evaluation_instruction,
+                         Variable system_prompt, const Prompts& prompts)
+    : engine_(std::move(engine)),
+      instruction_(frozen(std::move(evaluation_instruction), "evaluation instruction")),
+      system_prompt_(system_prompt.defined()
+                         ? std::move(system_prompt)
+                         : frozen(prompts.get("image_qa_system"),
+                                  "system prompt for the evaluation of an answer about an image")) {
+  if (!engine_) throw InvalidArgument("ImageQALoss needs an engine");
+}
+
+Variable ImageQALoss::operator()(const Variable& question, const Variable& image,
+                                 const Variable& response) const {
+  if (!image.is_image()) throw InvalidArgument("ImageQALoss needs an image Variable as the image");
+  OrderedFieldsMultimodalLLMCall call(engine_,
+                                      {"Evaluation Instruction", "Question", "Image", "Answer"},
+                                      system_prompt_, Phase::kLoss);
+  return call({{"Evaluation Instruction", instruction_},
+               {"Question", question},
+               {"Image", image},
+               {"Answer", response}},
+              "evaluation of the " + response.role_description());
+}
+
 }  // namespace tg

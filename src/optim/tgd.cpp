@@ -51,24 +51,38 @@ void TextualGradientDescent::zero_grad() {
   for (Variable& p : parameters_) p.zero_grad();
 }
 
-std::string TextualGradientDescent::feedback_block(const Variable& parameter) const {
-  std::vector<std::string> pieces;
+// Note [Multipart updates]
+// Feedback produced from a multimodal call keeps that call's items (images included). Such
+// feedback is sent with its items in place, just before the conversation text that refers to
+// them, so the update request becomes a user turn of several parts; text-only feedback stays
+// one text part.
+void TextualGradientDescent::append_feedback(const Variable& parameter,
+                                             std::vector<ContentPart>& parts) const {
+  auto append_text = [&parts](const std::string& text) {
+    if (!parts.empty() && !parts.back().is_image()) {
+      parts.back().text += text;
+    } else {
+      parts.push_back(ContentPart::Text(text));
+    }
+  };
+  bool first = true;
   for (const Gradient& g : parameter.gradients()) {
+    if (!first) append_text("\n");
+    first = false;
     if (g.contexts.empty()) {
-      pieces.push_back(g.text);
+      append_text(g.text);
       continue;
     }
-    std::string piece;
     for (const GradientContext& c : g.contexts) {
-      piece += prompts_->render("update_gradient_context", {{"conversation", c.conversation},
-                                                            {"response_role", c.response_role}});
+      for (const ContentPart& item : c.items) parts.push_back(item);
+      append_text(
+          prompts_->render("update_gradient_context",
+                           {{"conversation", c.conversation}, {"response_role", c.response_role}}));
     }
-    piece += prompts_->render(
+    append_text(prompts_->render(
         "update_gradient_feedback",
-        {{"variable_role", g.contexts.front().variable_role}, {"feedback", g.text}});
-    pieces.push_back(std::move(piece));
+        {{"variable_role", g.contexts.front().variable_role}, {"feedback", g.text}}));
   }
-  return util::join(pieces, "\n");
 }
 
 std::string TextualGradientDescent::history_sections(const Variable& parameter,
@@ -101,33 +115,42 @@ std::string TextualGradientDescent::history_sections(const Variable& parameter,
   return out;
 }
 
-std::string TextualGradientDescent::update_prompt(const Variable& parameter,
-                                                  const std::string& value) const {
-  const std::string role = parameter.role_description();
-  std::string prompt = prompts_->render(
-      "update_prompt", {{"role", role}, {"value", value}, {"feedback", feedback_block(parameter)}});
-  prompt += history_sections(parameter, role);
+std::string TextualGradientDescent::closing_sections(const Variable& parameter,
+                                                     const std::string& role) const {
+  std::string text = prompts_->render("update_instruction", {{"role", role}});
+  text += history_sections(parameter, role);
   if (!options_.constraints.empty()) {
     std::vector<std::string> lines;
     for (size_t i = 0; i < options_.constraints.size(); ++i) {
       lines.push_back(fmt::format("Constraint {}: {}", i + 1, options_.constraints[i]));
     }
-    prompt += prompts_->render("update_constraints", {{"constraints", util::join(lines, "\n")}});
+    text += prompts_->render("update_constraints", {{"constraints", util::join(lines, "\n")}});
   }
   if (!options_.in_context_examples.empty()) {
-    prompt += prompts_->render("update_examples",
-                               {{"examples", util::join(options_.in_context_examples, "\n")}});
+    text += prompts_->render("update_examples",
+                             {{"examples", util::join(options_.in_context_examples, "\n")}});
   }
-  prompt += prompts_->render("update_format",
-                             {{"start_tag", options_.start_tag}, {"end_tag", options_.end_tag}});
-  return prompt;
+  text += prompts_->render("update_format",
+                           {{"start_tag", options_.start_tag}, {"end_tag", options_.end_tag}});
+  return text;
 }
 
 Request TextualGradientDescent::update_request(const Variable& parameter) const {
-  std::string system = prompts_->render(
+  const std::string role = parameter.role_description();
+  Request request;
+  request.system_prompt = prompts_->render(
       "optimizer_system", {{"start_tag", options_.start_tag}, {"end_tag", options_.end_tag}});
-  return Request::Text(update_prompt(parameter, parameter.value()), std::move(system),
-                       Phase::kUpdate);
+  request.phase = Phase::kUpdate;
+  request.content.push_back(ContentPart::Text(
+      prompts_->render("update_head", {{"role", role}, {"value", parameter.value()}})));
+  append_feedback(parameter, request.content);
+  std::string closing = closing_sections(parameter, role);
+  if (request.content.back().is_image()) {
+    request.content.push_back(ContentPart::Text(std::move(closing)));
+  } else {
+    request.content.back().text += closing;
+  }
+  return request;
 }
 
 void TextualGradientDescent::remember(const Variable& parameter, const std::string& old_value) {
@@ -151,18 +174,15 @@ UpdateOutcome TextualGradientDescent::update(Variable parameter) {
     return value && !value->empty() ? value : std::nullopt;
   };
   Request request = update_request(parameter);
-  const std::string prompt = request.user_text();
   std::string answer = engine_->generate(request).text;
   ++outcome.calls;
   std::optional<std::string> value = parse(answer);
   if (!value) {
     // Note [Repair once]: one re-ask with the bad answer quoted; its prompt differs from the
     // first, so a cached bad answer is never replayed (reference defect D10).
-    request.content = {
-        ContentPart::Text(prompts_->render("update_repair", {{"prompt", prompt},
-                                                             {"answer", answer},
-                                                             {"start_tag", options_.start_tag},
-                                                             {"end_tag", options_.end_tag}}))};
+    request.content.push_back(ContentPart::Text(prompts_->render(
+        "update_repair",
+        {{"answer", answer}, {"start_tag", options_.start_tag}, {"end_tag", options_.end_tag}})));
     answer = engine_->generate(request).text;
     ++outcome.calls;
     value = parse(answer);

@@ -126,8 +126,7 @@ Tags used in the request:
 - <LM_SYSTEM_PROMPT>, <LM_INPUT>, <LM_OUTPUT>: the system prompt, input and output of that conversation.
 - <FEEDBACK>: feedback on the variable.)TXT";
 
-constexpr const char* kUpdatePrompt =
-    R"TXT(You will improve a variable whose role is <ROLE>{role}</ROLE>.
+constexpr const char* kUpdateHead = R"TXT(You will improve a variable whose role is <ROLE>{role}</ROLE>.
 
 Its current value, in full:
 
@@ -136,7 +135,9 @@ Its current value, in full:
 Here is the context and the feedback it received:
 
 <CONTEXT>
-{feedback}
+)TXT";
+
+constexpr const char* kUpdateInstruction = R"TXT(
 </CONTEXT>
 
 Improve the {role} using the feedback given in the <FEEDBACK> tags above.)TXT";
@@ -192,9 +193,9 @@ constexpr const char* kUpdateFormat = R"TXT(
 
 Answer with the new value between the tags, like this: {start_tag}the new value{end_tag}. Put only the new value of the variable between {start_tag} and {end_tag}.)TXT";
 
-constexpr const char* kUpdateRepair = R"TXT({prompt}
+constexpr const char* kUpdateRepair = R"TXT(
 
-Your previous answer was:
+Your previous answer to this request was:
 
 <PREVIOUS_ANSWER>
 {answer}
@@ -279,10 +280,14 @@ const std::vector<Template>& builtin_templates() {
        "System prompt of every update (optimizer) call.",
        {"start_tag", "end_tag"},
        kOptimizerSystem},
-      {"update_prompt",
-       "Start of the update request: role, full current value, feedback.",
-       {"role", "value", "feedback"},
-       kUpdatePrompt},
+      {"update_head",
+       "Start of the update request: the role and the full current value.",
+       {"role", "value"},
+       kUpdateHead},
+      {"update_instruction",
+       "After the feedback in the update request: what to do with it.",
+       {"role"},
+       kUpdateInstruction},
       {"update_gradient_context",
        "One conversation a piece of feedback was produced in.",
        {"conversation", "response_role"},
@@ -309,8 +314,8 @@ const std::vector<Template>& builtin_templates() {
        {"start_tag", "end_tag"},
        kUpdateFormat},
       {"update_repair",
-       "Second request when an update answer had no tagged value.",
-       {"prompt", "answer", "start_tag", "end_tag"},
+       "Appended to the update request when its answer had no tagged value.",
+       {"answer", "start_tag", "end_tag"},
        kUpdateRepair},
       {"multifield_eval_system",
        "Default system prompt of MultiFieldEvaluation.",

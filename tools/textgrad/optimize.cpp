@@ -165,6 +165,7 @@ class OptimizeRun {
 
   int run() {
     const auto start = std::chrono::steady_clock::now();
+    started_at_ = iso_time_now();
     print_estimate(flags_, task_, engines_, progress_);
     const std::string initial =
         flags_.prompt.empty() ? default_prompt() : text_or_file(flags_.prompt);
@@ -326,7 +327,7 @@ class OptimizeRun {
     summary.steps = records;
     summary.wall_seconds = wall_seconds;
     summary.stopped_by_budget = budget_stop;
-    summary.started_at = iso_time_now();
+    summary.started_at = started_at_;
     for (const auto& [phase, totals] : engines_.ledger->by_phase()) {
       summary.phases.push_back({to_string(phase), totals.calls, totals.cache_hits,
                                 totals.usage.input_tokens, totals.usage.output_tokens,
@@ -342,6 +343,7 @@ class OptimizeRun {
   Progress progress_;
   EventLog events_;
   Scorer scorer_;
+  std::string started_at_;
 };
 
 }  // namespace

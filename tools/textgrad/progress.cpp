@@ -54,14 +54,14 @@ void Progress::note(const std::string& line) {
 
 std::string Progress::status() const {
   Totals totals = ledger_->total();
-  std::string counter = total_ > 0 ? fmt::format("{}/{}", done_, total_) : std::to_string(done_);
+  std::string counter = total_ > 0 ? fmt::format(" {}/{}", done_, total_) : std::string();
   std::string eta;
   double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (total_ > 0 && done_ > 0 && done_ < total_) {
     eta = " | ETA " + duration(elapsed / done_ * (total_ - done_));
   }
-  return fmt::format("[{}] {} | calls {} ({} cached) | tokens {} | ${:.4f}{}", phase_, counter,
+  return fmt::format("[{}]{} | calls {} ({} cached) | tokens {} | ${:.4f}{}", phase_, counter,
                      totals.calls, totals.cache_hits,
                      compact(totals.usage.input_tokens + totals.usage.output_tokens),
                      totals.cost_usd, eta);

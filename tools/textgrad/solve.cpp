@@ -2,6 +2,7 @@
 // protocol (§5.2): a zero-shot answer, N rounds of test-time loss -> backward -> update, and a
 // majority vote over the snapshots for multiple-choice answers.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -36,6 +37,7 @@ struct Question {
   std::string text;  // as sent to the model (with the choices, if any)
   bool multiple_choice = false;
   std::optional<char> answer;  // the correct letter, when known
+  std::string image_path;      // the image the question is about, if any
 };
 
 struct Solution {
@@ -82,19 +84,38 @@ std::vector<Question> read_questions(const std::string& path) {
         item["answer"].get<std::string>().size() == 1) {
       answer = item["answer"].get<std::string>()[0];
     }
+    std::string image;
+    if (item.contains("image")) {
+      if (!item["image"].is_string())
+        throw ParseError(fmt::format("{}:{}: \"image\" must be a file path", path, number));
+      std::filesystem::path image_path = item["image"].get<std::string>();
+      if (image_path.is_relative())
+        image_path = std::filesystem::path(path).parent_path() / image_path;
+      image = image_path.string();
+    }
     std::string id = item.contains("id") ? (item["id"].is_string() ? item["id"].get<std::string>()
                                                                    : item["id"].dump())
                                          : fmt::format("{}#{}", path, number);
     questions.push_back(make_question(std::move(id), item["question"], choices, answer));
+    questions.back().image_path = image;
   }
   return questions;
 }
 
+// The zero-shot answer: a plain call, or a multimodal one when the question is about an image.
+std::string first_answer(const Variable& question, const Variable& image, const Engines& engines) {
+  Variable system(kSolverSystem, roles::kSystemPrompt, false);
+  if (!image.defined()) return LLMCall(engines.forward, system)(question).value();
+  return MultimodalLLMCall(engines.forward, system)({image, question}).value();
+}
+
 Solution solve_one(const Question& q, const Engines& engines, const SolveFlags& flags) {
   Solution s;
-  BlackboxLLM model(engines.forward, std::string(kSolverSystem));
   Variable question(q.text, "question to the language model", false);
-  Variable solution(model(question).value(),
+  Variable image = q.image_path.empty()
+                       ? Variable()
+                       : Variable::image_file(q.image_path, "image the question is about");
+  Variable solution(first_answer(question, image, engines),
                     "a creative and precise worked solution to the question, ending with its "
                     "final answer",
                     true);
@@ -106,9 +127,14 @@ Solution solve_one(const Question& q, const Engines& engines, const SolveFlags& 
   TGD optimizer({solution}, engines.backward, options);
   MultiChoiceTestTime choice_loss(engines.backward, instruction);
   TextLoss text_loss(engines.backward, instruction + "\n\nThe question: " + q.text);
+  ImageQALoss image_loss(engines.backward, instruction);
+  auto loss_of = [&] {
+    if (image.defined()) return image_loss(question, image, solution);
+    return q.multiple_choice ? choice_loss(q.text, solution) : text_loss(solution);
+  };
   for (int i = 0; i < flags.iterations; ++i) {
     optimizer.zero_grad();
-    Variable loss = q.multiple_choice ? choice_loss(q.text, solution) : text_loss(solution);
+    Variable loss = loss_of();
     loss.backward(engines.backward);
     optimizer.step();
     s.snapshots.push_back(solution.value());
@@ -166,13 +192,20 @@ int run_solve(const SolveFlags& flags_in) {
   if (flags.question.empty() == flags.input.empty()) {
     throw InvalidArgument("solve needs either a QUESTION argument or --input FILE.jsonl, not both");
   }
-  if (!flags.image.empty()) {
+  if (!flags.image.empty() && !flags.input.empty()) {
     throw InvalidArgument(
-        "--image needs multimodal support, which is not built yet in this version");
+        "--image goes with a single QUESTION; in an --input file give each line an \"image\"");
   }
-  std::vector<Question> questions =
-      flags.input.empty() ? std::vector<Question>{make_question("question", flags.question, {}, {})}
-                          : read_questions(flags.input);
+  std::vector<Question> questions;
+  if (flags.input.empty()) {
+    questions.push_back(make_question("question", flags.question, {}, {}));
+    questions.back().image_path = flags.image;
+  } else {
+    questions = read_questions(flags.input);
+  }
+  for (const Question& q : questions) {
+    if (!q.image_path.empty()) Variable::image_file(q.image_path, "image");  // fail early, clearly
+  }
   Engines engines = build_engines(flags.engines);
   std::vector<Solution> solutions(questions.size());
   {
