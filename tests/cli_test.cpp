@@ -21,7 +21,7 @@ using nlohmann::json;
 using testing::ProcessResult;
 using testing::TempDir;
 
-constexpr const char* kKey = "sk-test-cli-0123456789abcdefghij";
+constexpr const char* kKey = "fake-test-key-cli-0123456789abcdefghij";
 
 std::string tool() { return std::string(TEXTGRAD_BINARY_DIR) + "/tools/textgrad/textgrad"; }
 

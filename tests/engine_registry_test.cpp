@@ -288,7 +288,7 @@ TEST_F(EngineRegistryTest, MakeEngineTalksToEachDialect) {
   });
   EngineOptions options;
   options.base_url = server.base_url();
-  options.api_key = "sk-e2e-secret-0123456789";
+  options.api_key = "fake-e2e-secret-0123456789";
   options.transport = make_transport();
   const std::vector<DialectCase> cases = {
       {"openai/gpt-4o", "/chat/completions", "authorization"},
@@ -306,7 +306,7 @@ TEST_F(EngineRegistryTest, MakeEngineTalksToEachDialect) {
     EXPECT_EQ(response.usage.output_tokens, 3);
     const RecordedRequest sent = server.requests().at(before);
     EXPECT_NE(sent.path.find(expected.path_fragment), std::string::npos) << sent.path;
-    EXPECT_NE(sent.header(expected.key_header).find("sk-e2e-secret-0123456789"), std::string::npos);
+    EXPECT_NE(sent.header(expected.key_header).find("fake-e2e-secret-0123456789"), std::string::npos);
     const std::optional<EngineStats> stats = engine_stats(*engine);
     ASSERT_TRUE(stats.has_value());
     EXPECT_EQ(stats->succeeded, 1);
@@ -342,7 +342,7 @@ TEST_F(EngineRegistryTest, WrongKeyIsAnAuthenticationErrorWithoutTheKey) {
     });
     EngineOptions options;
     options.base_url = server.base_url();
-    options.api_key = "sk-wrong-secret-0123456789";
+    options.api_key = "fake-wrong-secret-0123456789";
     const char* name = dialect == fake::Dialect::kOpenAI      ? "openai/gpt-4o"
                        : dialect == fake::Dialect::kAnthropic ? "anthropic/claude-sonnet-4-5"
                                                               : "gemini/gemini-2.5-flash";
@@ -353,7 +353,7 @@ TEST_F(EngineRegistryTest, WrongKeyIsAnAuthenticationErrorWithoutTheKey) {
       ADD_FAILURE() << "no error";
     } catch (const EngineError& error) {
       EXPECT_EQ(error.kind(), EngineErrorKind::kAuthentication) << error.what();
-      EXPECT_EQ(std::string(error.what()).find("sk-wrong-secret-0123456789"), std::string::npos)
+      EXPECT_EQ(std::string(error.what()).find("fake-wrong-secret-0123456789"), std::string::npos)
           << error.what();
     }
     EXPECT_EQ(server.request_count(), 1u);  // never retried

@@ -98,7 +98,7 @@ class TestCodec : public providers::Codec {
   }
 };
 
-constexpr const char* kSecretKey = "sk-test-SECRET-0123456789abcdef";
+constexpr const char* kSecretKey = "fake-test-SECRET-0123456789abcdef";
 
 struct EngineSetup {
   std::string model = "gpt-4o";

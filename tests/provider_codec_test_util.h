@@ -19,7 +19,7 @@ inline const std::string kPngBase64 = "iVBORw0KGgo=";
 inline const std::string kJpegBytes("\xFF\xD8\xFF\xE0", 4);
 inline const std::string kJpegBase64 = "/9j/4A==";
 
-inline constexpr const char* kSecretKey = "sk-SECRETKEY-0123456789abcdef";
+inline constexpr const char* kSecretKey = "fake-SECRETKEY-0123456789abcdef";
 
 inline http::HttpResponse reply(int status, std::string body, http::Headers headers = {}) {
   http::HttpResponse response;
