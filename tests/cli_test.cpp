@@ -272,3 +272,41 @@ TEST_F(CliTest, SolveAnswersAQuestionAboutAnImage) {
 
 }  // namespace
 }  // namespace tg
+
+namespace tg {
+namespace {
+
+TEST_F(CliTest, OptionsComeFromAJsonOrTomlConfigFile) {
+  testing::write_text(
+      dir_.file("config.json"),
+      R"({"eval": {"task": "object_counting", "engine": "openai/gpt-4o-mini", "size": 3, "json": true, "quiet": true}})");
+  ProcessResult from_json = run({"--config", dir_.file("config.json"), "eval"});
+  ASSERT_EQ(from_json.exit_code, 0) << from_json.err;
+  EXPECT_EQ(json::parse(from_json.out)["items"], 3);
+
+  testing::write_text(dir_.file("config.toml"),
+                      "[eval]\ntask = \"object_counting\"\nengine = \"openai/gpt-4o-mini\"\nsize = "
+                      "4\njson = true\nquiet = true\n");
+  ProcessResult from_toml = run({"--config", dir_.file("config.toml"), "eval"});
+  ASSERT_EQ(from_toml.exit_code, 0) << from_toml.err;
+  EXPECT_EQ(json::parse(from_toml.out)["items"], 4);
+}
+
+TEST_F(CliTest, UserCommandMetricDecidesCorrectness) {
+  // Correct when the last word of the prediction is the target.
+  const std::string metric = "command:[ \"${TEXTGRAD_PREDICTION##* }\" = \"$TEXTGRAD_TARGET\" ]";
+  std::vector<std::string> args = {
+      "eval",   "--task", "object_counting", "--engine", "openai/gpt-4o-mini",
+      "--size", "20",     "--json",          "--quiet"};
+  ProcessResult numeric = run(args);
+  args.insert(args.end(), {"--metric", metric});
+  ProcessResult command = run(args);
+  ASSERT_EQ(numeric.exit_code, 0) << numeric.err;
+  ASSERT_EQ(command.exit_code, 0) << command.err;
+  // The mock answers "Answer: <target>", "Answer: 999" or no number: both metrics agree.
+  EXPECT_EQ(json::parse(command.out)["scores"], json::parse(numeric.out)["scores"]);
+  EXPECT_GT(json::parse(command.out)["correct"].get<int>(), 0);
+}
+
+}  // namespace
+}  // namespace tg

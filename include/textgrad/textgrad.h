@@ -16,6 +16,7 @@
 #include "textgrad/loss.h"
 #include "textgrad/modules.h"
 #include "textgrad/optimizer.h"
+#include "textgrad/parallel.h"
 #include "textgrad/prompts.h"
 #include "textgrad/scripted_engine.h"
 #include "textgrad/variable.h"

@@ -116,7 +116,8 @@ namespace {
 // One submit() from start to its single completion, across attempts.
 struct Call {
   std::shared_ptr<HttpEngine::Core> core;
-  http::HttpRequest http_request;
+  // Shared with the transport, so a retry sends it again without a copy.
+  std::shared_ptr<const http::HttpRequest> http_request;
   std::function<void(Outcome)> done;
   Phase phase = Phase::kOther;
   Clock::time_point submitted = Clock::now();
@@ -279,8 +280,9 @@ void HttpEngine::submit(Request request, std::function<void(Outcome)> done) {
     return;
   }
   const SamplingParams sampling = request.sampling.value_or(core_->options.sampling);
+  http::HttpRequest http_request;
   try {
-    call->http_request = core_->codec->encode(request, sampling, core_->config);
+    http_request = core_->codec->encode(request, sampling, core_->config);
   } catch (const EngineError& error) {
     fail(call, error.kind(), error.what(), error.http_status());
     return;
@@ -294,8 +296,9 @@ void HttpEngine::submit(Request request, std::function<void(Outcome)> done) {
          fmt::format("could not build the request: {}", error.what()));
     return;
   }
-  call->http_request.total_timeout_s = core_->options.timeout_s;
-  call->http_request.connect_timeout_s = core_->options.connect_timeout_s;
+  http_request.total_timeout_s = core_->options.timeout_s;
+  http_request.connect_timeout_s = core_->options.connect_timeout_s;
+  call->http_request = std::make_shared<const http::HttpRequest>(std::move(http_request));
   send_attempt(call, std::chrono::milliseconds(0));
 }
 

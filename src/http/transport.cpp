@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -30,11 +31,11 @@ void init_curl_once() {
 }
 
 struct Transfer {
-  HttpRequest request;
+  std::shared_ptr<const HttpRequest> request;  // shared: the body is sent straight from it
   TransportCallback done;
   Clock::time_point due;
   Clock::time_point started;
-  CURL* easy = nullptr;
+  CURL* easy = nullptr;  // borrowed from Impl's pool while the transfer runs
   curl_slist* headers = nullptr;
   HttpResponse response;
   bool body_too_large = false;
@@ -42,7 +43,6 @@ struct Transfer {
 
   ~Transfer() {
     if (headers != nullptr) curl_slist_free_all(headers);
-    if (easy != nullptr) curl_easy_cleanup(easy);
   }
 };
 using TransferPtr = std::unique_ptr<Transfer>;
@@ -88,6 +88,16 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+// Sizes the body buffer once from Content-Length (capped: the header is the server's word).
+void reserve_body(std::string& body, std::string_view content_length) {
+  std::size_t length = 0;
+  const auto [end, ec] = std::from_chars(content_length.data(),
+                                         content_length.data() + content_length.size(), length);
+  if (ec == std::errc() && end == content_length.data() + content_length.size()) {
+    body.reserve(std::min(length, kMaxBodyBytes));
+  }
+}
+
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
@@ -99,8 +109,12 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos) return bytes;
-  transfer->response.headers.emplace_back(lower(trim(line.substr(0, colon))),
-                                          std::string(trim(line.substr(colon + 1))));
+  std::string name = lower(trim(line.substr(0, colon)));
+  const std::string_view value = trim(line.substr(colon + 1));
+  if (name == "content-length") reserve_body(transfer->response.body, value);
+  Headers& headers = transfer->response.headers;
+  if (headers.empty()) headers.reserve(8);
+  headers.emplace_back(std::move(name), std::string(value));
   return bytes;
 }
 
@@ -121,8 +135,8 @@ curl_slist* build_headers(const Headers& headers) {
 }
 
 void set_method_and_body(CURL* easy, Transfer& transfer) {
-  const std::string& method = transfer.request.method;
-  const std::string& body = transfer.request.body;
+  const std::string& method = transfer.request->method;
+  const std::string& body = transfer.request->body;
   if (method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     return;
@@ -134,10 +148,9 @@ void set_method_and_body(CURL* easy, Transfer& transfer) {
   }
 }
 
-CURL* make_easy(Transfer& transfer, const TransportOptions& options) {
-  CURL* easy = curl_easy_init();
-  if (easy == nullptr) return nullptr;
-  const HttpRequest& request = transfer.request;
+// Sets every option of a transfer on a fresh or reset handle.
+void configure_easy(CURL* easy, Transfer& transfer, const TransportOptions& options) {
+  const HttpRequest& request = *transfer.request;
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_buffer);
@@ -165,7 +178,6 @@ CURL* make_easy(Transfer& transfer, const TransportOptions& options) {
   transfer.headers = build_headers(request.headers);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.headers);
   set_method_and_body(easy, transfer);
-  return easy;
 }
 
 std::string curl_detail(CURLcode code, const Transfer& transfer) {
@@ -189,7 +201,7 @@ bool is_tls_verification_error(CURLcode code) {
 }
 
 TransportError classify(CURLcode code, const Transfer& transfer) {
-  const std::string origin = origin_of(transfer.request.url);
+  const std::string origin = origin_of(transfer.request->url);
   const std::string detail = curl_detail(code, transfer);
   if (code == CURLE_OPERATION_TIMEDOUT) {
     return {EngineErrorKind::kTimeout,
@@ -242,6 +254,10 @@ struct Transport::Impl {
   std::vector<TransferPtr> incoming;  // guarded by mutex
   bool stop_requested = false;        // guarded by mutex
   bool closed = false;                // guarded by mutex; multi is gone once set
+  std::thread::id io_thread;          // guarded by mutex
+  // Set when the I/O thread itself queued a request (from a callback): it then skips the
+  // wakeup, and the loop admits the request before it waits. I/O thread only.
+  bool queued_on_io_thread = false;
 
  private:
   bool admit_incoming();
@@ -251,35 +267,52 @@ struct Transport::Impl {
   int poll_timeout_ms() const;
   void cancel_everything();
   void finish(TransferPtr transfer, TransportResult result);
+  CURL* acquire_easy();
+  void release_easy(CURL* easy);
 
   // I/O thread only.
   std::multimap<Clock::time_point, TransferPtr> delayed_;
   std::unordered_map<CURL*, TransferPtr> active_;
+  std::vector<TransferPtr> batch_;  // admit_incoming's buffer, kept for its capacity
+  // Finished easy handles, reset and ready for the next transfer: creating one per request
+  // costs more than the transfer's own bookkeeping. Connections live in the multi handle.
+  std::vector<CURL*> idle_easy_;
 };
 
 void Transport::Impl::run() {
+  {
+    std::lock_guard lock(mutex);
+    io_thread = std::this_thread::get_id();
+  }
   while (admit_incoming()) {
     start_due();
     int running = 0;
     curl_multi_perform(multi, &running);
     collect_finished();
-    curl_multi_poll(multi, nullptr, 0, poll_timeout_ms(), nullptr);
+    // Requests queued by the callbacks just run start on the next round, without waiting.
+    if (!queued_on_io_thread) curl_multi_poll(multi, nullptr, 0, poll_timeout_ms(), nullptr);
   }
   cancel_everything();
 }
 
 // Moves newly sent requests onto the I/O thread; false once shutdown was requested.
 bool Transport::Impl::admit_incoming() {
-  std::vector<TransferPtr> batch;
   {
     std::lock_guard lock(mutex);
     if (stop_requested) return false;
-    batch.swap(incoming);
+    batch_.swap(incoming);
+    queued_on_io_thread = false;
   }
-  for (TransferPtr& transfer : batch) {
-    const Clock::time_point due = transfer->due;
-    delayed_.emplace(due, std::move(transfer));
+  const Clock::time_point now = Clock::now();
+  for (TransferPtr& transfer : batch_) {
+    if (transfer->due <= now) {
+      start(std::move(transfer));
+    } else {
+      const Clock::time_point due = transfer->due;
+      delayed_.emplace(due, std::move(transfer));
+    }
   }
+  batch_.clear();
   return true;
 }
 
@@ -292,11 +325,32 @@ void Transport::Impl::start_due() {
   }
 }
 
+CURL* Transport::Impl::acquire_easy() {
+  if (idle_easy_.empty()) return curl_easy_init();
+  CURL* easy = idle_easy_.back();
+  idle_easy_.pop_back();
+  return easy;
+}
+
+void Transport::Impl::release_easy(CURL* easy) {
+  if (easy == nullptr) return;
+  // Reset now rather than on reuse: no option may keep pointing into the finished transfer.
+  // The pool never holds more handles than were in flight at once, up to the connection cap.
+  if (idle_easy_.size() < static_cast<std::size_t>(std::max(16L, options.max_host_connections))) {
+    curl_easy_reset(easy);
+    idle_easy_.push_back(easy);
+  } else {
+    curl_easy_cleanup(easy);
+  }
+}
+
 void Transport::Impl::start(TransferPtr transfer) {
   transfer->started = Clock::now();
-  transfer->easy = make_easy(*transfer, options);
+  transfer->easy = acquire_easy();
+  if (transfer->easy != nullptr) configure_easy(transfer->easy, *transfer, options);
   if (transfer->easy == nullptr || curl_multi_add_handle(multi, transfer->easy) != CURLM_OK) {
-    const std::string origin = origin_of(transfer->request.url);
+    release_easy(std::exchange(transfer->easy, nullptr));
+    const std::string origin = origin_of(transfer->request->url);
     finish(std::move(transfer), {{},
                                  TransportError{EngineErrorKind::kConnection,
                                                 "could not start a request to " + origin, true}});
@@ -329,6 +383,7 @@ void Transport::Impl::collect_finished() {
     } else {
       result.error = classify(code, *transfer);
     }
+    release_easy(std::exchange(transfer->easy, nullptr));
     finish(std::move(transfer), std::move(result));
   }
 }
@@ -350,13 +405,16 @@ void Transport::Impl::cancel_everything() {
   std::vector<TransferPtr> all = std::move(queued);
   for (auto& [easy, transfer] : active_) {
     curl_multi_remove_handle(multi, easy);
+    curl_easy_cleanup(std::exchange(transfer->easy, nullptr));
     all.push_back(std::move(transfer));
   }
   active_.clear();
+  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+  idle_easy_.clear();
   for (auto& [due, transfer] : delayed_) all.push_back(std::move(transfer));
   delayed_.clear();
   for (TransferPtr& transfer : all) {
-    const std::string origin = origin_of(transfer->request.url);
+    const std::string origin = origin_of(transfer->request->url);
     finish(std::move(transfer),
            {{},
             TransportError{
@@ -370,7 +428,7 @@ void Transport::Impl::cancel_everything() {
 
 void Transport::Impl::finish(TransferPtr transfer, TransportResult result) {
   TransportCallback done = std::move(transfer->done);
-  transfer.reset();  // frees the easy handle (already removed from the multi handle)
+  transfer.reset();  // its easy handle went back to the pool (or was freed) already
   pending.fetch_sub(1);
   try {
     done(std::move(result));
@@ -399,6 +457,11 @@ Transport::~Transport() {
 }
 
 void Transport::send(HttpRequest request, TransportCallback done, std::chrono::milliseconds delay) {
+  send(std::make_shared<const HttpRequest>(std::move(request)), std::move(done), delay);
+}
+
+void Transport::send(std::shared_ptr<const HttpRequest> request, TransportCallback done,
+                     std::chrono::milliseconds delay) {
   auto transfer = std::make_unique<Transfer>();
   transfer->request = std::move(request);
   transfer->done = std::move(done);
@@ -407,12 +470,19 @@ void Transport::send(HttpRequest request, TransportCallback done, std::chrono::m
     std::lock_guard lock(impl_->mutex);
     if (!impl_->stop_requested) {
       impl_->pending.fetch_add(1);
+      // One wakeup covers every request queued before the I/O thread takes the batch, and the
+      // I/O thread needs none for what its own callbacks send.
+      const bool wake = impl_->incoming.empty();
       impl_->incoming.push_back(std::move(transfer));
-      curl_multi_wakeup(impl_->multi);
+      if (std::this_thread::get_id() == impl_->io_thread) {
+        impl_->queued_on_io_thread = true;
+      } else if (wake) {
+        curl_multi_wakeup(impl_->multi);
+      }
       return;
     }
   }
-  const std::string origin = origin_of(transfer->request.url);
+  const std::string origin = origin_of(transfer->request->url);
   TransportCallback callback = std::move(transfer->done);
   try {
     callback({{},

@@ -58,6 +58,9 @@ class Transport {
   // without occupying any thread. After shutdown began, `done` runs inline with kCancelled.
   void send(HttpRequest request, TransportCallback done,
             std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+  // The same for a request the caller keeps (retries send it again without copying it).
+  void send(std::shared_ptr<const HttpRequest> request, TransportCallback done,
+            std::chrono::milliseconds delay = std::chrono::milliseconds(0));
 
   // Requests accepted and not yet completed, including delayed ones.
   std::size_t pending() const;

@@ -52,7 +52,8 @@ int run_command_metric(const std::string& command, const std::string& prediction
                        const std::string& target) {
   // The values reach the shell as positional arguments, never spliced into the script, so an
   // answer cannot inject commands. Exit status 0 means correct.
-  std::string script = fmt::format("TEXTGRAD_PREDICTION=\"$1\" TEXTGRAD_TARGET=\"$2\" {}", command);
+  std::string script =
+      fmt::format("export TEXTGRAD_PREDICTION=\"$1\" TEXTGRAD_TARGET=\"$2\"\n{}", command);
   pid_t pid = fork();
   if (pid < 0) throw Error("cannot start the metric command: fork failed");
   if (pid == 0) {
