@@ -35,41 +35,10 @@ class LlmFunction : public Function {
     const std::string conversation =
         multimodal ? multimodal_conversation(context.prompts, system, output_value)
                    : text_conversation(context.prompts, system, content, output_value);
-    const std::string feedback = feedback_text(output.gradients());
-    const std::string response_role = output.role();
-    const std::vector<std::uint64_t> groups = output.reduce_groups();
-    const std::uint64_t source = output.id;
-
-    std::vector<EdgeJob> jobs;
-    for (const NodePtr& pred : output.predecessors) {
-      if (!pred->requires_grad() || pred->image) continue;
-      std::vector<ContentPart> items = multimodal ? content : std::vector<ContentPart>{};
-      auto run = [&context, pred, conversation, feedback, response_role, groups, source,
-                  items]() -> std::optional<Gradient> {
-        const std::string role = pred->role();
-        const std::string prompt =
-            context.prompts.render(feedback.empty() ? "backward_base" : "backward_chain",
-                                   {{"role", role},
-                                    {"conversation", conversation},
-                                    {"response_role", response_role},
-                                    {"feedback", feedback},
-                                    {"value", util::short_value(pred->value())}});
-        Request request;
-        request.system_prompt = context.prompts.get("backward_system");
-        request.content = items;
-        request.content.push_back(ContentPart::Text(prompt));
-        request.phase = Phase::kBackward;
-        Gradient gradient;
-        gradient.text = context.engine.generate(std::move(request)).text;
-        gradient.role = "feedback to " + role;
-        gradient.contexts.push_back({conversation, response_role, role, items});
-        gradient.reduce_groups = groups;
-        gradient.sources = {source};
-        return gradient;
-      };
-      jobs.push_back({pred, std::move(run), /*calls_llm=*/true});
-    }
-    return jobs;
+    return feedback_jobs(output,
+                         {conversation, multimodal ? content : std::vector<ContentPart>{},
+                          "backward_base", "backward_chain"},
+                         context);
   }
 
  private:
@@ -104,6 +73,42 @@ class LlmFunction : public Function {
 };
 
 }  // namespace
+
+std::vector<EdgeJob> feedback_jobs(const Node& output, FeedbackRequest request,
+                                   const BackwardContext& context) {
+  const std::string feedback = feedback_text(output.gradients());
+  const std::string response_role = output.role();
+  const std::vector<std::uint64_t> groups = output.reduce_groups();
+  const std::uint64_t source = output.id;
+  const char* name = feedback.empty() ? request.base_template : request.chain_template;
+  std::vector<EdgeJob> jobs;
+  for (const NodePtr& pred : output.predecessors) {
+    if (!pred->requires_grad() || pred->image) continue;
+    auto run = [&context, pred, request, name, feedback, response_role, groups,
+                source]() -> std::optional<Gradient> {
+      const std::string role = pred->role();
+      Request call;
+      call.system_prompt = context.prompts.get("backward_system");
+      call.content = request.items;
+      call.content.push_back(ContentPart::Text(
+          context.prompts.render(name, {{"role", role},
+                                        {"conversation", request.conversation},
+                                        {"response_role", response_role},
+                                        {"feedback", feedback},
+                                        {"value", util::short_value(pred->value())}})));
+      call.phase = Phase::kBackward;
+      Gradient gradient;
+      gradient.text = context.engine.generate(std::move(call)).text;
+      gradient.role = "feedback to " + role;
+      gradient.contexts.push_back({request.conversation, response_role, role, request.items});
+      gradient.reduce_groups = groups;
+      gradient.sources = {source};
+      return gradient;
+    };
+    jobs.push_back({pred, std::move(run), /*calls_llm=*/true});
+  }
+  return jobs;
+}
 
 std::vector<NodePtr> distinct_nodes(const std::vector<Variable>& variables) {
   std::vector<NodePtr> nodes;

@@ -38,38 +38,8 @@ class StringFunctionNode : public detail::Function {
         context.prompts.render("function_conversation", {{"purpose", purpose_},
                                                          {"inputs", util::join(entries, "\n\n")},
                                                          {"output", output.value()}});
-    const std::string feedback = detail::feedback_text(output.gradients());
-    const std::string response_role = output.role();
-    const auto groups = output.reduce_groups();
-    const std::uint64_t source = output.id;
-
-    std::vector<detail::EdgeJob> jobs;
-    for (const detail::NodePtr& pred : output.predecessors) {
-      if (!pred->requires_grad() || pred->image) continue;
-      auto run = [&context, pred, conversation, feedback, response_role, groups,
-                  source]() -> std::optional<Gradient> {
-        const std::string role = pred->role();
-        const std::string prompt = context.prompts.render(
-            feedback.empty() ? "function_backward_base" : "function_backward_chain",
-            {{"role", role},
-             {"conversation", conversation},
-             {"response_role", response_role},
-             {"feedback", feedback},
-             {"value", util::short_value(pred->value())}});
-        Gradient gradient;
-        gradient.text = context.engine
-                            .generate(Request::Text(prompt, context.prompts.get("backward_system"),
-                                                    Phase::kBackward))
-                            .text;
-        gradient.role = "feedback to " + role;
-        gradient.contexts.push_back({conversation, response_role, role, {}});
-        gradient.reduce_groups = groups;
-        gradient.sources = {source};
-        return gradient;
-      };
-      jobs.push_back({pred, std::move(run), /*calls_llm=*/true});
-    }
-    return jobs;
+    return detail::feedback_jobs(
+        output, {conversation, {}, "function_backward_base", "function_backward_chain"}, context);
   }
 
  private:

@@ -1,15 +1,20 @@
 #include "http/transport.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -22,8 +27,10 @@ using Clock = std::chrono::steady_clock;
 // A rogue or misconfigured server must not make us buffer without bound; real LLM answers
 // are far smaller.
 constexpr std::size_t kMaxBodyBytes = 64u << 20;
-// Upper bound on one curl_multi_poll wait; wakeups and curl's own timers usually end it sooner.
+// Upper bound on one epoll wait; wakeups, socket events and curl's timer usually end it sooner.
 constexpr int kMaxPollMs = 1000;
+// Socket events taken per epoll_wait; more simply wait for the next round.
+constexpr int kMaxEvents = 256;
 
 void init_curl_once() {
   static std::once_flag once;
@@ -233,38 +240,70 @@ TransportError classify(CURLcode code, const Transfer& transfer) {
 
 }  // namespace
 
+// The I/O loop is libcurl's multi_socket API on an epoll set: each round costs in proportion to
+// the sockets that have something to do, not to the number of transfers in flight.
 struct Transport::Impl {
   explicit Impl(TransportOptions opts) : options(std::move(opts)) {
     init_curl_once();
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event wake_event{};
+    wake_event.events = EPOLLIN;
+    wake_event.data.fd = wake_fd;
+    if (epoll_fd < 0 || wake_fd < 0 ||
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &wake_event) != 0) {
+      const int error = errno;
+      close_fds();
+      throw std::system_error(error, std::generic_category(), "cannot set up the HTTP transport");
+    }
     multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
     // Keep as many idle connections as we may open, so bursts reuse them instead of
     // reconnecting (libcurl's default cache shrinks with the number of live transfers).
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, std::max(16L, options.max_host_connections));
   }
+  ~Impl() { close_fds(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   void run();
+  // Ends the I/O thread's wait. Any thread; safe until Impl is destroyed.
+  void wake() const {
+    const std::uint64_t one = 1;
+    // Fails only when the counter is saturated, and then a wakeup is pending anyway.
+    [[maybe_unused]] const ssize_t written = ::write(wake_fd, &one, sizeof one);
+  }
 
   const TransportOptions options;
   CURLM* multi = nullptr;
+  int epoll_fd = -1;
+  int wake_fd = -1;  // an eventfd in the epoll set
   std::atomic<std::size_t> pending{0};
 
   std::mutex mutex;
   std::vector<TransferPtr> incoming;  // guarded by mutex
   bool stop_requested = false;        // guarded by mutex
-  bool closed = false;                // guarded by mutex; multi is gone once set
   std::thread::id io_thread;          // guarded by mutex
   // Set when the I/O thread itself queued a request (from a callback): it then skips the
   // wakeup, and the loop admits the request before it waits. I/O thread only.
   bool queued_on_io_thread = false;
 
  private:
+  static int on_socket(CURL* easy, curl_socket_t socket, int what, void* user, void* assigned);
+  static int on_timer(CURLM* multi, long timeout_ms, void* user);
+  void close_fds();
   bool admit_incoming();
   void start_due();
   void start(TransferPtr transfer);
+  void run_curl_timer();
+  void dispatch(const epoll_event& event);
   void collect_finished();
-  int poll_timeout_ms() const;
+  int wait_timeout_ms() const;
   void cancel_everything();
   void finish(TransferPtr transfer, TransportResult result);
   CURL* acquire_easy();
@@ -277,22 +316,85 @@ struct Transport::Impl {
   // Finished easy handles, reset and ready for the next transfer: creating one per request
   // costs more than the transfer's own bookkeeping. Connections live in the multi handle.
   std::vector<CURL*> idle_easy_;
+  // When libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); unset: never.
+  std::optional<Clock::time_point> curl_timer_;
 };
+
+// libcurl tells which events it wants on a socket; the epoll set mirrors that.
+int Transport::Impl::on_socket(CURL* /*easy*/, curl_socket_t socket, int what, void* user,
+                               void* assigned) {
+  auto* impl = static_cast<Impl*>(user);
+  if (what == CURL_POLL_REMOVE) {
+    // Fails harmlessly when libcurl closed the socket first (closing leaves the set).
+    epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, socket, nullptr);
+    return 0;
+  }
+  epoll_event event{};
+  event.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
+                 ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+  event.data.fd = socket;
+  const bool known = assigned != nullptr;
+  if (epoll_ctl(impl->epoll_fd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0) {
+    // A socket libcurl reopened under a known number, or one a REMOVE could not take out.
+    epoll_ctl(impl->epoll_fd, known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event);
+  }
+  if (!known) curl_multi_assign(impl->multi, socket, impl);  // any non-null marks "in the set"
+  return 0;
+}
+
+int Transport::Impl::on_timer(CURLM* /*multi*/, long timeout_ms, void* user) {
+  auto* impl = static_cast<Impl*>(user);
+  if (timeout_ms < 0) {
+    impl->curl_timer_.reset();
+  } else {
+    impl->curl_timer_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  return 0;
+}
+
+void Transport::Impl::close_fds() {
+  if (epoll_fd >= 0) ::close(std::exchange(epoll_fd, -1));
+  if (wake_fd >= 0) ::close(std::exchange(wake_fd, -1));
+}
 
 void Transport::Impl::run() {
   {
     std::lock_guard lock(mutex);
     io_thread = std::this_thread::get_id();
   }
+  std::vector<epoll_event> events(kMaxEvents);
   while (admit_incoming()) {
     start_due();
-    int running = 0;
-    curl_multi_perform(multi, &running);
+    run_curl_timer();
     collect_finished();
     // Requests queued by the callbacks just run start on the next round, without waiting.
-    if (!queued_on_io_thread) curl_multi_poll(multi, nullptr, 0, poll_timeout_ms(), nullptr);
+    if (queued_on_io_thread) continue;
+    const int ready = epoll_wait(epoll_fd, events.data(), kMaxEvents, wait_timeout_ms());
+    for (int i = 0; i < ready; ++i) dispatch(events[static_cast<std::size_t>(i)]);
   }
   cancel_everything();
+}
+
+void Transport::Impl::dispatch(const epoll_event& event) {
+  if (event.data.fd == wake_fd) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t read = ::read(wake_fd, &count, sizeof count);
+    return;
+  }
+  int action = 0;
+  if ((event.events & (EPOLLIN | EPOLLHUP)) != 0) action |= CURL_CSELECT_IN;
+  if ((event.events & EPOLLOUT) != 0) action |= CURL_CSELECT_OUT;
+  if ((event.events & EPOLLERR) != 0) action |= CURL_CSELECT_ERR;
+  int running = 0;
+  curl_multi_socket_action(multi, event.data.fd, action, &running);
+}
+
+void Transport::Impl::run_curl_timer() {
+  if (!curl_timer_ || *curl_timer_ > Clock::now()) return;
+  // Cleared first: libcurl sets the next deadline from inside the call.
+  curl_timer_.reset();
+  int running = 0;
+  curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
 // Moves newly sent requests onto the I/O thread; false once shutdown was requested.
@@ -388,10 +490,14 @@ void Transport::Impl::collect_finished() {
   }
 }
 
-int Transport::Impl::poll_timeout_ms() const {
-  if (delayed_.empty()) return kMaxPollMs;
-  const auto wait =
-      std::chrono::ceil<std::chrono::milliseconds>(delayed_.begin()->first - Clock::now());
+int Transport::Impl::wait_timeout_ms() const {
+  std::optional<Clock::time_point> until = curl_timer_;
+  if (!delayed_.empty() && (!until || delayed_.begin()->first < *until)) {
+    until = delayed_.begin()->first;
+  }
+  if (!until) return kMaxPollMs;
+  // Rounded up: waking before the deadline would only come back here to wait again.
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*until - Clock::now());
   return static_cast<int>(std::clamp<long long>(wait.count(), 0, kMaxPollMs));
 }
 
@@ -399,7 +505,6 @@ void Transport::Impl::cancel_everything() {
   std::vector<TransferPtr> queued;
   {
     std::lock_guard lock(mutex);
-    closed = true;
     queued.swap(incoming);
   }
   std::vector<TransferPtr> all = std::move(queued);
@@ -445,7 +550,7 @@ Transport::~Transport() {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stop_requested = true;
-    if (!impl_->closed) curl_multi_wakeup(impl_->multi);
+    impl_->wake();
   }
   // From one of our own callbacks the I/O thread cannot join itself; it finishes the
   // cancellation on its own, keeping Impl alive through its shared_ptr.
@@ -477,7 +582,7 @@ void Transport::send(std::shared_ptr<const HttpRequest> request, TransportCallba
       if (std::this_thread::get_id() == impl_->io_thread) {
         impl_->queued_on_io_thread = true;
       } else if (wake) {
-        curl_multi_wakeup(impl_->multi);
+        impl_->wake();
       }
       return;
     }
