@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 
 #include "support/workloads.h"
 #include "textgrad/textgrad.h"
@@ -185,6 +187,36 @@ TEST(Losses, MultiChoiceTestTimeSendsQuestionAndAnswer) {
   EXPECT_NE(sent.find("Answer: C"), std::string::npos);
   EXPECT_EQ(out.role_description(), "evaluation of the solution to the question");
   EXPECT_FALSE(engine->requests()[0].system_prompt.empty());
+}
+
+}  // namespace
+}  // namespace tg
+
+namespace tg {
+namespace {
+
+// A slow string function must not hold up the thread that delivers answers.
+TEST(Functions, SlowStringFunctionDoesNotBlockOtherAnswers) {
+  auto engine = testing::scripted_engine(/*delay_ms=*/10);
+  LLMCall call(engine);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> function_done{false};
+  StringBasedFunction slow(
+      [&](const Fields&) {
+        released.wait_for(std::chrono::seconds(5));
+        function_done = true;
+        return std::string("done");
+      },
+      "waits for the test");
+  Variable first = call(Variable("q1", "question", false));
+  Variable score = slow({{"answer", first}});
+  first.wait();
+  Variable second = call(Variable("q2", "question", false));
+  EXPECT_FALSE(second.value().empty());
+  EXPECT_FALSE(function_done.load());  // the answer came while the function was still running
+  release.set_value();
+  EXPECT_EQ(score.value(), "done");
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cctype>
+#include <thread>
 
 #include "autograd/llm_function.h"
 #include "autograd/node.h"
@@ -61,7 +63,7 @@ Variable StringBasedFunction::operator()(const Fields& inputs, std::string respo
   detail::NodePtr output = detail::make_pending_node(std::move(response_role), predecessors);
   output->grad_fn = std::make_shared<StringFunctionNode>(purpose_, inputs);
   std::weak_ptr<detail::Node> weak_output = output;
-  detail::when_all_settled(predecessors, [fn = fn_, inputs, predecessors, weak_output] {
+  auto evaluate = [fn = fn_, inputs, predecessors, weak_output] {
     detail::NodePtr out = weak_output.lock();
     if (!out) return;
     if (auto error = detail::first_error(predecessors)) return out->fail(error);
@@ -70,7 +72,19 @@ Variable StringBasedFunction::operator()(const Fields& inputs, std::string respo
     } catch (...) {
       out->fail(std::current_exception());
     }
-  });
+  };
+  // Note [Functions off the I/O thread]
+  // With its inputs ready, the function runs here, on the caller's thread. Otherwise it would
+  // run on the thread that settles the last input, which for an HTTP engine is the transport's
+  // only I/O thread; a slow function (running unit tests, say) would stall every request in
+  // flight. So it gets a thread of its own.
+  const bool ready = std::all_of(predecessors.begin(), predecessors.end(),
+                                 [](const detail::NodePtr& p) { return p->ready(); });
+  if (ready) {
+    evaluate();
+  } else {
+    detail::when_all_settled(predecessors, [evaluate] { std::thread(evaluate).detach(); });
+  }
   return Variable(output);
 }
 
