@@ -98,8 +98,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 // Sizes the body buffer once from Content-Length (capped: the header is the server's word).
 void reserve_body(std::string& body, std::string_view content_length) {
   std::size_t length = 0;
-  const auto [end, ec] = std::from_chars(content_length.data(),
-                                         content_length.data() + content_length.size(), length);
+  const auto [end, ec] =
+      std::from_chars(content_length.data(), content_length.data() + content_length.size(), length);
   if (ec == std::errc() && end == content_length.data() + content_length.size()) {
     body.reserve(std::min(length, kMaxBodyBytes));
   }
@@ -330,8 +330,8 @@ int Transport::Impl::on_socket(CURL* /*easy*/, curl_socket_t socket, int what, v
     return 0;
   }
   epoll_event event{};
-  event.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
-                 ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+  event.events =
+      ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
   event.data.fd = socket;
   const bool known = assigned != nullptr;
   if (epoll_ctl(impl->epoll_fd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0) {
@@ -367,9 +367,9 @@ void Transport::Impl::run() {
     start_due();
     run_curl_timer();
     collect_finished();
-    // Requests queued by the callbacks just run start on the next round, without waiting.
-    if (queued_on_io_thread) continue;
-    const int ready = epoll_wait(epoll_fd, events.data(), kMaxEvents, wait_timeout_ms());
+    // Requests the callbacks just queued start on the next round: only look for events now.
+    const int timeout_ms = queued_on_io_thread ? 0 : wait_timeout_ms();
+    const int ready = epoll_wait(epoll_fd, events.data(), kMaxEvents, timeout_ms);
     for (int i = 0; i < ready; ++i) dispatch(events[static_cast<std::size_t>(i)]);
   }
   cancel_everything();
