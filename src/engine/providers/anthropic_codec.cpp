@@ -100,15 +100,8 @@ class AnthropicCodec final : public Codec {
 
   Response decode(const http::HttpResponse& response, const ProviderConfig& config) const override {
     const ProviderInfo provider = {"Anthropic", "ANTHROPIC_API_KEY"};
-    if (response.status < 200 || response.status > 299) {
-      throw_http_error(response, response.status, provider, config);
-    }
-    try {
-      return decode_success(response, provider, config);
-    } catch (const Json::exception& e) {
-      throw_malformed("a field has an unexpected type (" + json_error_summary(e.what()) + ")",
-                      response, provider, config);
-    }
+    return decode_or_throw<Json>(response, provider, config,
+                                 [&] { return decode_success(response, provider, config); });
   }
 
   std::optional<double> retry_after_seconds(const http::HttpResponse& response) const override {

@@ -145,6 +145,22 @@ Json parse_object_body(const http::HttpResponse& response, const ProviderInfo& p
   return body;
 }
 
+// The shape every codec's decode() shares: a non-2xx status becomes the classified HTTP error,
+// and a 2xx body whose fields have unexpected types is malformed.
+template <class Json, class DecodeSuccess>
+Response decode_or_throw(const http::HttpResponse& response, const ProviderInfo& provider,
+                         const ProviderConfig& config, DecodeSuccess decode_success) {
+  if (response.status < 200 || response.status > 299) {
+    throw_http_error(response, response.status, provider, config);
+  }
+  try {
+    return decode_success();
+  } catch (const typename Json::exception& e) {
+    throw_malformed("a field has an unexpected type (" + json_error_summary(e.what()) + ")",
+                    response, provider, config);
+  }
+}
+
 // SamplingParams::json_schema as a JSON object; InvalidArgument when it is not one.
 template <class Json>
 Json parse_schema(const SamplingParams& sampling) {

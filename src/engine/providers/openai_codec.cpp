@@ -108,15 +108,8 @@ class OpenAiCodec final : public Codec {
 
   Response decode(const http::HttpResponse& response, const ProviderConfig& config) const override {
     const ProviderInfo provider = info(config);
-    if (response.status < 200 || response.status > 299) {
-      throw_http_error(response, response.status, provider, config);
-    }
-    try {
-      return decode_success(response, provider, config);
-    } catch (const Json::exception& e) {
-      throw_malformed("a field has an unexpected type (" + json_error_summary(e.what()) + ")",
-                      response, provider, config);
-    }
+    return decode_or_throw<Json>(response, provider, config,
+                                 [&] { return decode_success(response, provider, config); });
   }
 
   std::optional<double> retry_after_seconds(const http::HttpResponse& response) const override {
