@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "test_paths.h"
 #include "support/fake_llm_server.h"
 #include "support/mock_model.h"
 #include "support/process.h"

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "test_paths.h"
 #include "textgrad/data.h"
 #include "textgrad/errors.h"
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_paths.h"
 #include "engine/providers/codec_common.h"
 #include "support/fake_llm_server.h"
 #include "support/workloads.h"

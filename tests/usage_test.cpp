@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "test_paths.h"
 #include "support/workloads.h"
 #include "textgrad/textgrad.h"
 #include "textgrad/usage.h"
