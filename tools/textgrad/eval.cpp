@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "checks.h"
 #include "commands.h"
 #include "evaluate.h"
 #include "textgrad/errors.h"
@@ -25,11 +26,13 @@ void add_eval(CLI::App& app, EvalFlags& f) {
       ->required();
   add_engine_flags(*cmd, f.engines, /*with_backward_engine=*/true);
   cmd->add_option("--prompt", f.prompt,
-                  "The system prompt: TEXT or @FILE (default: the starting prompt)");
+                  "The system prompt: TEXT or @FILE (default: the starting prompt)")
+      ->check(text_or_input_file());
   cmd->add_option("--split", f.split, "train, val or test")
       ->check(CLI::IsMember({"train", "val", "test"}))
       ->capture_default_str();
-  cmd->add_option("--size", f.size, "Evaluate only the first N items of the split");
+  cmd->add_option("--size", f.size, "Evaluate only the first N items of the split")
+      ->check(at_least(0));
   cmd->add_option("--metric", f.metric, "auto, numeric, exact, judge, or command:CMD")
       ->capture_default_str();
   cmd->add_option("--input-field", f.input_field, "Input field of a JSONL/CSV task");

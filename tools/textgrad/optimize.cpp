@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "checks.h"
 #include "commands.h"
 #include "evaluate.h"
 #include "events.h"
@@ -356,25 +357,35 @@ void add_optimize(CLI::App& app, OptimizeFlags& f) {
   cmd->add_option("--task", f.task, "object_counting, word_sorting, gsm8k, or a .jsonl/.csv file");
   add_engine_flags(*cmd, f.engines, /*with_backward_engine=*/true);
   cmd->get_option("--engine")->required(false);
-  cmd->add_option("--steps", f.steps, "Optimization steps")->capture_default_str();
+  cmd->add_option("--steps", f.steps, "Optimization steps")
+      ->check(at_least(0))
+      ->capture_default_str();
   cmd->add_option("--steps-per-epoch", f.steps_per_epoch, "Steps before the batches are reshuffled")
+      ->check(at_least(0))
       ->capture_default_str();
   cmd->add_option("--batch-size", f.batch_size, "Training examples per step")
+      ->check(at_least(1))
       ->capture_default_str();
-  cmd->add_option("--train-size", f.train_size, "Cap on training examples");
-  cmd->add_option("--val-size", f.val_size, "Cap on validation examples (0 skips validation)");
-  cmd->add_option("--test-size", f.test_size, "Cap on test examples (0 skips test evaluation)");
+  cmd->add_option("--train-size", f.train_size, "Cap on training examples")->check(at_least(0));
+  cmd->add_option("--val-size", f.val_size, "Cap on validation examples (0 skips validation)")
+      ->check(at_least(0));
+  cmd->add_option("--test-size", f.test_size, "Cap on test examples (0 skips test evaluation)")
+      ->check(at_least(0));
   cmd->add_option("--seed", f.seed, "Seed of the batch shuffle")->capture_default_str();
   cmd->add_option("--concurrency", f.concurrency, "Feedback and update calls at once")
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_option("--metric", f.metric,
                   "auto, numeric, exact, judge, or command:CMD (exit 0 = correct)")
       ->capture_default_str();
-  cmd->add_option("--prompt", f.prompt, "Starting system prompt: TEXT or @FILE");
+  cmd->add_option("--prompt", f.prompt, "Starting system prompt: TEXT or @FILE")
+      ->check(text_or_input_file());
   cmd->add_option("--input-field", f.input_field, "Input field of a JSONL/CSV task");
   cmd->add_option("--target-field", f.target_field, "Target field of a JSONL/CSV task");
-  cmd->add_option("--run-dir", f.run_dir, "Where to write the run (default: runs/<task>-<time>)");
-  cmd->add_option("--resume", f.resume, "Continue the run in RUN_DIR from its last completed step");
+  cmd->add_option("--run-dir", f.run_dir, "Where to write the run (default: runs/<task>-<time>)")
+      ->check(output_folder());
+  cmd->add_option("--resume", f.resume, "Continue the run in RUN_DIR from its last completed step")
+      ->check(input_folder());
   cmd->add_flag("--quiet", f.output.quiet, "No progress output");
   cmd->add_flag("--json", f.output.json, "Print the result as JSON");
 }
