@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "checks.h"
 #include "commands.h"
 #include "textgrad/errors.h"
 #include "textgrad/usage.h"
+#include "version.h"
 
 namespace {
 
@@ -55,6 +57,12 @@ class JsonConfig : public CLI::Config {
   }
 };
 
+std::string version_text() {
+  const std::string describe = TEXTGRAD_GIT_DESCRIBE;
+  return describe.empty() ? fmt::format("textgrad {}", TEXTGRAD_VERSION)
+                          : fmt::format("textgrad {} ({})", TEXTGRAD_VERSION, describe);
+}
+
 bool config_is_json(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--config") return std::string(argv[i + 1]).ends_with(".json");
@@ -71,7 +79,9 @@ int main(int argc, char** argv) {
       "differentiation via text)"};
   app.require_subcommand(1);
   app.set_config("--config", "",
-                 "Read options from a TOML or JSON file ([optimize] / {\"optimize\": {...}})");
+                 "Read options from a TOML or JSON file ([optimize] / {\"optimize\": {...}})")
+      ->check(input_file());
+  app.set_version_flag("--version", version_text(), "Print the version and exit");
   if (config_is_json(argc, argv)) app.config_formatter(std::make_shared<JsonConfig>());
 
   OptimizeFlags optimize;
