@@ -44,6 +44,10 @@ Variable Variable::image(std::string bytes, std::string role_description) {
 Variable Variable::image_file(const std::string& path, std::string role_description) {
   std::string bytes = util::read_file(path);
   if (bytes.empty()) throw InvalidArgument(fmt::format("the image file '{}' is empty", path));
+  if (const auto type = util::detect_image_type(bytes)) {
+    if (auto problem = util::truncation_problem(bytes, *type))
+      throw InvalidArgument(fmt::format("'{}': {}", path, *problem));
+  }
   try {
     return image(std::move(bytes), std::move(role_description));
   } catch (const InvalidArgument& e) {
