@@ -73,16 +73,16 @@ std::string StoreFailure::advice(const std::string& path) const {
     case SQLITE_READONLY:
     case SQLITE_AUTH:
       return "Make sure the directory exists and is writable, or point TEXTGRAD_CACHE_DIR "
-             "(or CacheOptions::path) at a writable place.";
+             "(or --cache, or the cache's path option) at a writable place.";
     case SQLITE_FORMAT:
       return "Use the newer textgrad-cpp, or give this one a cache file of its own "
-             "(TEXTGRAD_CACHE_DIR or CacheOptions::path).";
+             "(TEXTGRAD_CACHE_DIR, --cache, or the cache's path option).";
     case SQLITE_FULL:
       return "The disk is full: free some space.";
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return "Another process keeps it locked: wait for that process, or give this run a "
-             "cache file of its own (TEXTGRAD_CACHE_DIR or CacheOptions::path).";
+             "cache file of its own (TEXTGRAD_CACHE_DIR, --cache, or the cache's path option).";
     case SQLITE_NOTFOUND:
       return "Record the answers first (run once in read_write mode) or check the path.";
     default:

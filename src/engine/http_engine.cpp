@@ -275,7 +275,7 @@ void HttpEngine::submit(Request request, std::function<void(Outcome)> done) {
   if (request.has_images() && info().accepts_images == false) {
     fail(call, EngineErrorKind::kUnsupported,
          fmt::format("model {} does not accept images; use a vision model, or set "
-                     "EngineOptions::accepts_images if it does",
+                     "accepts_images in the engine options if it does",
                      core_->config.model));
     return;
   }

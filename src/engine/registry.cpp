@@ -180,8 +180,8 @@ std::string resolve_base_url(const ProviderInfo& provider, const EngineOptions& 
   if (url.empty()) url = provider.default_base_url;
   if (url.empty()) {
     throw InvalidArgument(
-        fmt::format("{} needs the Azure OpenAI endpoint: set {} or pass "
-                    "EngineOptions::base_url",
+        fmt::format("{} needs the Azure OpenAI endpoint: set {} (in code: base_url in the "
+                    "engine options)",
                     name, join_names(provider.base_env)));
   }
   while (url.ends_with('/')) url.pop_back();
@@ -194,7 +194,7 @@ std::string resolve_key(const ProviderInfo& provider, const EngineOptions& optio
   if (provider.key_env.size() == 0) return {};  // local servers need none
   std::string key = first_env(provider.key_env);
   if (key.empty()) {
-    throw InvalidArgument(fmt::format("{} needs an API key: set {} or pass EngineOptions::api_key",
+    throw InvalidArgument(fmt::format("{} needs an API key: set {} (in code: api_key in the engine options)",
                                       name, join_names(provider.key_env)));
   }
   return key;

@@ -10,9 +10,12 @@
 
 #include <fmt/format.h>
 
+#include "checks.h"
 #include "commands.h"
 #include "textgrad/data.h"
 #include "textgrad/textgrad.h"
+#include "util/clip.h"
+#include "util/image.h"
 #include "util/task_group.h"
 #include "util/text.h"
 
@@ -155,12 +158,30 @@ Solution solve_one(const Question& q, const Engines& engines, const SolveFlags& 
 json to_json(const Question& q, const Solution& s) {
   json out = {
       {"id", q.id}, {"question", q.text}, {"snapshots", s.snapshots}, {"final", s.final_answer}};
-  if (!s.error.empty()) out["error"] = s.error;
+  if (!s.error.empty()) out["error"] = util::clip(s.error);
   if (q.multiple_choice) {
     out["majority"] = s.majority ? json(*s.majority) : json(nullptr);
     if (q.answer) out["correct"] = s.majority && (*s.majority)[0] == *q.answer;
   }
   return out;
+}
+
+// Every image is checked before the first call (Note [Check input before spending]): that it
+// is a file, within the providers' size limits (Note [Image size limits]), of a known type and
+// complete.
+void check_images(const std::vector<Question>& questions, const Engines& engines) {
+  for (const Question& q : questions) {
+    if (q.image_path.empty()) continue;
+    if (auto problem = input_file_problem(q.image_path))
+      throw InvalidArgument(fmt::format("{}: the image {}", q.id, *problem));
+    const std::uintmax_t size = std::filesystem::file_size(q.image_path);
+    for (const EnginePtr& engine : {engines.forward, engines.backward}) {
+      const std::string name = engine->info().name;
+      if (auto problem = util::image_size_problem(size, name.substr(0, name.find('/'))))
+        throw InvalidArgument(fmt::format("'{}': {}", q.image_path, *problem));
+    }
+    Variable::image_file(q.image_path, "image");
+  }
 }
 
 }  // namespace
@@ -172,16 +193,21 @@ void add_solve(CLI::App& app, SolveFlags& f) {
       "update; majority vote for multiple-choice questions)");
   cmd->add_option("question", f.question, "The question (or use --input)");
   cmd->add_option("--input", f.input,
-                  "JSONL of questions: {\"question\", \"choices\"?, \"answer\"?, \"id\"?}");
-  cmd->add_option("--output", f.output, "Write results as JSONL here (default: stdout)");
-  cmd->add_option("--image", f.image, "An image the question is about");
+                  "JSONL of questions: {\"question\", \"choices\"?, \"answer\"?, \"id\"?}")
+      ->check(input_file());
+  cmd->add_option("--output", f.output, "Write results as JSONL here (default: stdout)")
+      ->check(output_file());
+  cmd->add_option("--image", f.image, "An image the question is about")->check(input_file());
   add_engine_flags(*cmd, f.engines, /*with_backward_engine=*/true);
   cmd->add_option("--iterations", f.iterations, "Rounds of critique and update")
+      ->check(at_least(0))
       ->capture_default_str();
   cmd->add_option("--concurrency", f.concurrency, "Questions solved at once")
+      ->check(at_least(1))
       ->capture_default_str();
   cmd->add_option("--instruction", f.instruction,
-                  "The test-time evaluation instruction: TEXT or @FILE");
+                  "The test-time evaluation instruction: TEXT or @FILE")
+      ->check(text_or_input_file());
   cmd->add_flag("--quiet", f.out.quiet, "No progress output");
   cmd->add_flag("--json", f.out.json, "Print results as JSON");
 }
@@ -203,10 +229,8 @@ int run_solve(const SolveFlags& flags_in) {
   } else {
     questions = read_questions(flags.input);
   }
-  for (const Question& q : questions) {
-    if (!q.image_path.empty()) Variable::image_file(q.image_path, "image");  // fail early, clearly
-  }
   Engines engines = build_engines(flags.engines);
+  check_images(questions, engines);
   std::vector<Solution> solutions(questions.size());
   {
     util::TaskGroup pool(flags.concurrency);
@@ -236,7 +260,7 @@ int run_solve(const SolveFlags& flags_in) {
       out << solutions[i].final_answer << "\n";
     }
     if (!solutions[i].error.empty())
-      std::cerr << questions[i].id << ": " << solutions[i].error << "\n";
+      std::cerr << questions[i].id << ": " << util::clip(solutions[i].error) << "\n";
   }
   Totals totals = engines.ledger->total();
   if (!flags.out.quiet) {

@@ -13,6 +13,8 @@
 #include "textgrad/errors.h"
 #include "textgrad/functions.h"
 #include "textgrad/loss.h"
+#include "util/clip.h"
+#include "util/suggest.h"
 #include "util/text.h"
 
 namespace tg::cli {
@@ -40,6 +42,16 @@ Splits split_file(std::vector<Example> all, const SplitSizes& sizes) {
   splits.test.assign(all.begin() + train + val, all.end());
   splits.test = take(std::move(splits.test), sizes.test);
   return splits;
+}
+
+// The data library tells its callers to name a missing field in FieldNames; a user of the tool
+// names it with a flag instead.
+std::string with_field_flags(std::string message) {
+  constexpr std::string_view kLibraryAdvice = "pass its name in FieldNames";
+  const size_t at = message.find(kLibraryAdvice);
+  if (at == std::string::npos) return message;
+  return message.replace(at, kLibraryAdvice.size(),
+                         "name it with --input-field NAME / --target-field NAME");
 }
 
 bool is_integer(const std::string& text) {
@@ -90,10 +102,16 @@ Task load_task(const std::string& task, const std::string& data_dir, const Split
     result.splits.test = take(std::move(splits.test), sizes.test);
     return result;
   }
+  if (std::filesystem::is_directory(task)) {
+    throw InvalidArgument(
+        fmt::format("--task '{}' is a folder: give a .jsonl or .csv file, or one of {}", task,
+                    util::join(builtin, ", ")));
+  }
   if (task.find('.') == std::string::npos && task.find('/') == std::string::npos) {
-    throw InvalidArgument(fmt::format(
-        "unknown task '{}': use object_counting, word_sorting, gsm8k, or a .jsonl/.csv file",
-        task));
+    const std::optional<std::string> near = util::closest_name(task, builtin);
+    throw InvalidArgument(fmt::format("unknown task '{}'{}: use {}, or a .jsonl/.csv file", task,
+                                      near ? fmt::format(" (did you mean {}?)", *near) : "",
+                                      util::join(builtin, ", ")));
   }
   if (!std::filesystem::exists(task)) {
     throw InvalidArgument(
@@ -102,7 +120,11 @@ Task load_task(const std::string& task, const std::string& data_dir, const Split
   FieldNames fields;
   if (!input_field.empty()) fields.input = {input_field};
   if (!target_field.empty()) fields.target = {target_field};
-  result.splits = split_file(load_examples(task, fields), sizes);
+  try {
+    result.splits = split_file(load_examples(task, fields), sizes);
+  } catch (const ParseError& e) {
+    throw ParseError(with_field_flags(e.what()));
+  }
   return result;
 }
 
@@ -112,8 +134,12 @@ Metric parse_metric(const std::string& flag, const Task& task) {
   if (flag == "exact") return {MetricKind::kExact, {}};
   if (flag == "judge") return {MetricKind::kJudge, {}};
   if (flag != "auto") {
-    throw InvalidArgument(
-        fmt::format("unknown metric '{}': use auto, numeric, exact, judge or command:CMD", flag));
+    const std::optional<std::string> near =
+        util::closest_name(flag, {"auto", "numeric", "exact", "judge", "command:"});
+    throw InvalidArgument(fmt::format(
+        "unknown metric '{}'{}: use auto, numeric, exact, judge or command:CMD", flag,
+        near ? fmt::format(" (did you mean {}?)", *near == "command:" ? "command:CMD" : *near)
+             : ""));
   }
   if (task.name == "word_sorting") return {MetricKind::kJudge, {}};
   for (const auto* split : {&task.splits.train, &task.splits.val, &task.splits.test}) {
@@ -156,7 +182,7 @@ int Scorer::score_text(const Example& example, const std::string& response) cons
     case MetricKind::kNumeric:
       if (!parse_integer_answer(response)) {
         warn_(fmt::format("{}: no number in the answer, scored as the reference does (as 0): '{}'",
-                          example.id, util::short_value(response, 8)));
+                          example.id, util::clip(util::short_value(response, 8), 400)));
       }
       return string_metric(response, example.target);
     case MetricKind::kExact:
@@ -189,7 +215,7 @@ std::vector<int> Scorer::score(const std::vector<Example>& examples,
     if (!inside || (*inside != "0" && *inside != "1")) {
       warn_(fmt::format(
           "{}: the judge's answer has no <ACCURACY>0/1</ACCURACY>, scored as wrong: '{}'",
-          examples[i].id, util::short_value(verdict, 8)));
+          examples[i].id, util::clip(util::short_value(verdict, 8), 400)));
       continue;
     }
     scores[i] = *inside == "1";
