@@ -67,6 +67,41 @@ bool jpeg_complete(std::string_view bytes) {
   return false;
 }
 
+// Skips a run of data sub-blocks (a size byte, then that many bytes; a zero size ends the run).
+std::optional<std::size_t> skip_sub_blocks(std::string_view bytes, std::size_t at) {
+  while (at < bytes.size()) {
+    const std::size_t size = byte_at(bytes, at);
+    if (size == 0) return at + 1;
+    at += 1 + size;
+  }
+  return std::nullopt;
+}
+
+std::size_t color_table_size(std::uint32_t packed) {
+  return (packed & 0x80) != 0 ? 3u << ((packed & 0x07) + 1) : 0;
+}
+
+// Header (6), screen descriptor (7), optional global color table, then extensions (0x21) and
+// images (0x2C, descriptor, optional local color table, LZW code size, data) up to the
+// trailer (0x3B).
+bool gif_complete(std::string_view bytes) {
+  if (bytes.size() < 13) return false;
+  std::size_t at = 13 + color_table_size(byte_at(bytes, 10));
+  while (at < bytes.size()) {
+    const std::uint32_t block = byte_at(bytes, at);
+    if (block == 0x3B) return true;
+    std::optional<std::size_t> next;
+    if (block == 0x21 && at + 2 <= bytes.size()) {
+      next = skip_sub_blocks(bytes, at + 2);
+    } else if (block == 0x2C && at + 10 < bytes.size()) {
+      next = skip_sub_blocks(bytes, at + 11 + color_table_size(byte_at(bytes, at + 9)));
+    }
+    if (!next) return false;
+    at = *next;
+  }
+  return false;
+}
+
 bool webp_complete(std::string_view bytes) {
   return bytes.size() >= 12 && little_endian32(bytes, 4) <= bytes.size() - 8;
 }
@@ -93,8 +128,7 @@ std::optional<std::string> truncation_problem(std::string_view bytes, std::strin
   if (type == "image/png" && !png_complete(bytes)) missing = "the PNG ends before its IEND chunk";
   if (type == "image/jpeg" && !jpeg_complete(bytes))
     missing = "the JPEG ends before its end-of-image marker";
-  if (type == "image/gif" && (bytes.empty() || bytes.back() != ';'))
-    missing = "the GIF ends without its trailer byte";
+  if (type == "image/gif" && !gif_complete(bytes)) missing = "the GIF ends before its trailer";
   if (type == "image/webp" && !webp_complete(bytes))
     missing = "the WebP is shorter than its header says";
   if (missing.empty()) return std::nullopt;

@@ -14,8 +14,8 @@ std::optional<std::string> detect_image_type(std::string_view bytes);
 
 // Why the image of `type` (as detect_image_type returns) is incomplete, or nullopt when its
 // structure ends properly: a PNG's chunks up to IEND, a JPEG's segments up to the EOI marker,
-// a GIF's trailer byte, a WebP's RIFF length. A truncated download or copy fails here rather
-// than at the provider (or worse, being described from its top half).
+// a GIF's blocks up to its trailer, a WebP's RIFF length. A truncated download or copy fails
+// here rather than at the provider (or worse, being described from its top half).
 std::optional<std::string> truncation_problem(std::string_view bytes, std::string_view type);
 
 // Note [Image size limits]
