@@ -229,6 +229,29 @@ TEST_F(CliInputTest, HugeAnswersAreCutInWarnings) {
   EXPECT_LT(r.err.size(), 5000u);
 }
 
+TEST_F(CliInputTest, AHugeUpdateAnswerStaysOutOfTheRunRecords) {
+  // The optimizer's update answers a megabyte without its tags: the step is kept, and the
+  // note quoting the answer is cut everywhere it is written.
+  const std::string huge(1'000'000, 'y');
+  testing::MockModel mock(TEXTGRAD_TEST_DATA_DIR);
+  server_->set_script([&](const fake::RecordedRequest& request) {
+    if (request.body.find("IMPROVED_VARIABLE") != std::string::npos)
+      return fake::reply_for(request, huge);
+    return mock(request);
+  });
+  const std::string run_dir = dir_.file("run");
+  ProcessResult r =
+      run({"optimize", "--task", "object_counting", "--engine", "openai/gpt-4o-mini", "--steps",
+           "1", "--val-size", "2", "--test-size", "2", "--run-dir", run_dir, "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
+  const std::string step = testing::read_text(run_dir + "/steps/step_0001.json");
+  EXPECT_NE(step.find("bytes cut"), std::string::npos) << step.substr(0, 2000);
+  for (const char* file : {"steps/step_0001.json", "events.jsonl", "report.md", "report.html"}) {
+    EXPECT_LT(fs::file_size(run_dir + "/" + file), 100'000u) << file;
+  }
+  EXPECT_LT(r.err.size(), 5000u);
+}
+
 TEST_F(CliInputTest, VersionPrintsTheProjectVersion) {
   ProcessResult r = run({"--version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "checks.h"
 #include "commands.h"
 #include "textgrad/cache.h"
 
@@ -16,7 +17,8 @@ void add_cache(CLI::App& app, CacheFlags& f) {
       ->required()
       ->check(CLI::IsMember({"stats", "clear"}));
   cmd->add_option("--cache", f.path,
-                  "The cache file (default: ~/.cache/textgrad/responses.sqlite3)");
+                  "The cache file (default: ~/.cache/textgrad/responses.sqlite3)")
+      ->check(not_a_folder());
   cmd->add_flag("--json", f.json, "Print as JSON");
 }
 

@@ -17,6 +17,7 @@
 #include "textgrad/graph.h"
 #include "textgrad/textgrad.h"
 #include "textgrad/usage.h"
+#include "util/clip.h"
 
 namespace tg::cli {
 namespace {
@@ -257,7 +258,7 @@ class OptimizeRun {
     StepRecord record;
     record.step = step;
     record.epoch = epoch + 1;
-    record.note = report.outcomes.at(0).reason;
+    record.note = util::clip(report.outcomes.at(0).reason);  // may quote a huge answer
     if (!record.note.empty()) events_.warning(record.note);
     Evaluation val = evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val, scorer_,
                                      progress_, fmt::format("step {} validation", step));
