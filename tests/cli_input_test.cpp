@@ -143,7 +143,8 @@ TEST_F(CliInputTest, NumbersOutsideTheirRangeAreRefusedNamingTheFlag) {
            {"--steps-per-epoch", "-1", ">= 0"},
            {"--train-size", "-1", ">= 0"},
            {"--val-size", "-4", ">= 0"},
-           {"--test-size", "-4", ">= 0"}}) {
+           {"--test-size", "-4", ">= 0"},
+           {"--seed", "-1", ">= 0"}}) {
     expect_refused({"optimize", "--task", "object_counting", "--engine", "openai/gpt-4o-mini",
                     "--run-dir", dir_.file("run"), flag, value},
                    {flag, range});
@@ -215,6 +216,13 @@ TEST_F(CliInputTest, AModelWithoutAPriceIsWarnedAboutAtTheStart) {
   ProcessResult priced = run(eval({}));
   EXPECT_EQ(priced.exit_code, 0) << priced.err;
   EXPECT_EQ(priced.err.find("price table"), std::string::npos) << priced.err;
+
+  // A local server is free: nothing to warn about.
+  ProcessResult local =
+      run({"eval", "--task", "object_counting", "--engine", "ollama/llama3", "--size", "1"},
+          {{"OLLAMA_BASE_URL", server_->base_url() + "/v1"}});
+  EXPECT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(local.err.find("price table"), std::string::npos) << local.err;
 }
 
 TEST_F(CliInputTest, HugeAnswersAreCutInWarnings) {

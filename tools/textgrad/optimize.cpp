@@ -372,7 +372,9 @@ void add_optimize(CLI::App& app, OptimizeFlags& f) {
       ->check(at_least(0));
   cmd->add_option("--test-size", f.test_size, "Cap on test examples (0 skips test evaluation)")
       ->check(at_least(0));
-  cmd->add_option("--seed", f.seed, "Seed of the batch shuffle")->capture_default_str();
+  cmd->add_option("--seed", f.seed, "Seed of the batch shuffle")
+      ->check(at_least(0))
+      ->capture_default_str();
   cmd->add_option("--concurrency", f.concurrency, "Feedback and update calls at once")
       ->check(at_least(1))
       ->capture_default_str();

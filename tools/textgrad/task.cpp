@@ -135,11 +135,10 @@ Metric parse_metric(const std::string& flag, const Task& task) {
   if (flag == "judge") return {MetricKind::kJudge, {}};
   if (flag != "auto") {
     const std::optional<std::string> near =
-        util::closest_name(flag, {"auto", "numeric", "exact", "judge", "command:"});
-    throw InvalidArgument(fmt::format(
-        "unknown metric '{}'{}: use auto, numeric, exact, judge or command:CMD", flag,
-        near ? fmt::format(" (did you mean {}?)", *near == "command:" ? "command:CMD" : *near)
-             : ""));
+        util::closest_name(flag, {"auto", "numeric", "exact", "judge"});
+    throw InvalidArgument(
+        fmt::format("unknown metric '{}'{}: use auto, numeric, exact, judge or command:CMD", flag,
+                    near ? fmt::format(" (did you mean {}?)", *near) : ""));
   }
   if (task.name == "word_sorting") return {MetricKind::kJudge, {}};
   for (const auto* split : {&task.splits.train, &task.splits.val, &task.splits.test}) {
