@@ -369,8 +369,9 @@ void CachingEngine::Core::handle_failure(const StoreFailure& failure, Activity a
     broken_reason_ = reason;
     broken_.store(true);
   }
-  std::string consequence = options.mode == CacheMode::kReplay ? "requests the cache cannot answer fail"
-                                                               : "calls go to the engine uncached";
+  std::string consequence = options.mode == CacheMode::kReplay
+                                ? "requests the cache cannot answer fail"
+                                : "calls go to the engine uncached";
   warn_once("broken", "response cache " + path + " is disabled: " + reason + " Until then " +
                           consequence + ".");
 }

@@ -194,8 +194,9 @@ std::string resolve_key(const ProviderInfo& provider, const EngineOptions& optio
   if (provider.key_env.size() == 0) return {};  // local servers need none
   std::string key = first_env(provider.key_env);
   if (key.empty()) {
-    throw InvalidArgument(fmt::format("{} needs an API key: set {} (in code: api_key in the engine options)",
-                                      name, join_names(provider.key_env)));
+    throw InvalidArgument(
+        fmt::format("{} needs an API key: set {} (in code: api_key in the engine options)", name,
+                    join_names(provider.key_env)));
   }
   return key;
 }
