@@ -49,10 +49,10 @@ std::vector<std::pair<Op, size_t>> edit_script(const std::vector<std::string>& a
     if (i < n && j < m && a[i] == b[j]) {
       script.emplace_back(Op::kKeep, i++);
       ++j;
-    } else if (j < m && (i == n || at(i, j + 1) >= at(i + 1, j))) {
-      script.emplace_back(Op::kAdd, j++);
-    } else {
+    } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
       script.emplace_back(Op::kRemove, i++);
+    } else {
+      script.emplace_back(Op::kAdd, j++);
     }
   }
   return script;
