@@ -231,6 +231,8 @@ struct CodeOptimizationOptions {
   int iterations = 5;
   std::string problem;                   // what the code must do; empty: "make the tests pass"
   std::vector<std::string> constraints;  // extra TGD constraints
+  // The input's test results when the caller already ran them (saves one run).
+  const TestReport* input_tests = nullptr;
   std::shared_ptr<const Prompts> prompts;
   // Called after each round, on the calling thread.
   std::function<void(const CodeIteration&, const CodeVersion&)> on_iteration;

@@ -54,7 +54,8 @@ CodeOptimizationResult optimize_code(const std::string& code, const CodeTests& t
   if (options.iterations < 0) throw InvalidArgument("iterations must be 0 or more");
   auto prompts = options.prompts ? options.prompts : std::make_shared<const Prompts>();
   CodeOptimizationResult result;
-  result.versions.push_back({code, tests.run(code)});
+  result.versions.push_back(
+      {code, options.input_tests != nullptr ? *options.input_tests : tests.run(code)});
 
   Variable program(code,
                    prompts->render("code_role", {{"filename", tests.options().filename},
