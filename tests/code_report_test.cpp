@@ -8,7 +8,8 @@
 namespace tg {
 namespace {
 
-constexpr const char* kPytestOutput = R"(.FF                                                                      [100%]
+constexpr const char* kPytestOutput =
+    R"(.FF                                                                      [100%]
 =================================== FAILURES ===================================
 ___________________________________ test_mul ___________________________________
 
@@ -49,8 +50,7 @@ TEST(CodeReportTest, CollectionErrorsAndVerboseSummariesCount) {
   EXPECT_FALSE(collection.all_passed());
 
   TestReport verbose;
-  ASSERT_TRUE(parse_pytest_output(
-      "==== 3 passed, 1 skipped, 2 warnings in 1.20s ====\n", verbose));
+  ASSERT_TRUE(parse_pytest_output("==== 3 passed, 1 skipped, 2 warnings in 1.20s ====\n", verbose));
   EXPECT_EQ(verbose.passed, 3);
   EXPECT_TRUE(verbose.all_passed());
 

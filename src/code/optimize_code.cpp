@@ -86,10 +86,11 @@ CodeOptimizationResult optimize_code(const std::string& code, const CodeTests& t
     iteration.calls = 2 + outcome.calls;
     result.calls += iteration.calls;
     if (outcome.status == UpdateOutcome::Status::kUpdated) {
-      // Models like to fence code even inside the tags.
-      if (program.value().find("```") != std::string::npos) {
-        program.set_value(extract_code(program.value()));
-      }
+      // Models like to fence code even inside the tags; the tags' parser trims the file's
+      // final newline.
+      program.set_value(program.value().find("```") != std::string::npos
+                            ? extract_code(program.value())
+                            : program.value() + "\n");
       result.versions.push_back({program.value(), tests.run(program.value())});
     } else {
       // Same code, same results: no need to run the tests again.

@@ -345,12 +345,13 @@ Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
                     options_.bwrap));
   }
   options_.bwrap = bwrap;
+  std::string empty = (fs::temp_directory_path() / "textgrad-probe-XXXXXX").string();
+  if (::mkdtemp(empty.data()) == nullptr) {
+    throw Error(fmt::format("cannot create a temporary directory under {}",
+                            fs::temp_directory_path().string()));
+  }
   std::error_code error;
-  fs::path empty = fs::temp_directory_path() / fmt::format("textgrad-probe-{}", ::getpid());
-  fs::create_directories(empty, error);
-  fs::permissions(empty,
-                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                      fs::perms::others_read | fs::perms::others_exec,
+  fs::permissions(empty, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add,
                   error);
   RunResult probe = run("true", empty);
   fs::remove_all(empty, error);

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -37,8 +37,8 @@ std::map<std::string, std::string> read_tree(const fs::path& dir, const fs::path
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
        ++it) {
     const std::string name = it->path().filename().string();
-    if (it->is_directory() && (name == ".git" || name == "__pycache__" ||
-                               name == ".pytest_cache" || name == "runs")) {
+    if (it->is_directory() &&
+        (name == ".git" || name == "__pycache__" || name == ".pytest_cache" || name == "runs")) {
       it.disable_recursion_pending();
       continue;
     }
@@ -75,10 +75,17 @@ std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -95,10 +102,14 @@ std::string html_page(const std::string& title, const std::string& markdown) {
 
 const char* status_name(UpdateOutcome::Status status) {
   switch (status) {
-    case UpdateOutcome::Status::kUpdated: return "updated";
-    case UpdateOutcome::Status::kKept: return "kept (no usable answer)";
-    case UpdateOutcome::Status::kSkipped: return "skipped (no feedback)";
-    case UpdateOutcome::Status::kFailed: return "failed";
+    case UpdateOutcome::Status::kUpdated:
+      return "updated";
+    case UpdateOutcome::Status::kKept:
+      return "kept (no usable answer)";
+    case UpdateOutcome::Status::kSkipped:
+      return "skipped (no feedback)";
+    case UpdateOutcome::Status::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -157,30 +168,33 @@ json result_json(const CodeOptimizationResult& r) {
                       {"update", status_name(it.update)},
                       {"calls", it.calls}});
   }
-  return {{"versions", versions}, {"iterations", rounds}, {"best", r.best},
-          {"solved", r.solved()}, {"calls", r.calls}};
+  return {{"versions", versions},
+          {"iterations", rounds},
+          {"best", r.best},
+          {"solved", r.solved()},
+          {"calls", r.calls}};
 }
 
 std::string markdown_report(const std::string& title, const CodeOptimizationResult& r) {
   std::string md = fmt::format("# {}\n\n", title);
-  md += fmt::format("Best version: v{} ({}), {} after {} iteration(s), {} LLM call(s).\n\n",
-                    r.best, r.best_version().tests.summary,
+  md += fmt::format("Best version: v{} ({}), {} after {} iteration(s), {} LLM call(s).\n\n", r.best,
+                    r.best_version().tests.summary,
                     r.solved() ? "all tests pass" : "some tests still fail", r.iterations.size(),
                     r.calls);
   md += "| version | tests | update | calls |\n|---|---|---|---|\n";
   md += fmt::format("| v0 (input) | {} | | |\n", counts(r.versions[0].tests));
   for (const CodeIteration& it : r.iterations) {
-    md += fmt::format("| v{} | {} | {} | {} |\n", it.version,
-                      counts(r.versions[it.version].tests), status_name(it.update), it.calls);
+    md += fmt::format("| v{} | {} | {} | {} |\n", it.version, counts(r.versions[it.version].tests),
+                      status_name(it.update), it.calls);
   }
   for (const CodeIteration& it : r.iterations) {
-    md += fmt::format("\n## Iteration {}\n\n### Critique\n\n{}\n\n### Feedback\n\n{}\n\n"
-                      "### Diff\n\n```diff\n{}```\n\n### Tests of v{}\n\n```\n{}\n```\n",
-                      it.index, it.critique, it.feedback,
-                      unified_diff(r.versions[it.version - 1].code, r.versions[it.version].code,
-                                   fmt::format("v{}", it.version - 1),
-                                   fmt::format("v{}", it.version)),
-                      it.version, r.versions[it.version].tests.text);
+    md += fmt::format(
+        "\n## Iteration {}\n\n### Critique\n\n{}\n\n### Feedback\n\n{}\n\n"
+        "### Diff\n\n```diff\n{}```\n\n### Tests of v{}\n\n```\n{}\n```\n",
+        it.index, it.critique, it.feedback,
+        unified_diff(r.versions[it.version - 1].code, r.versions[it.version].code,
+                     fmt::format("v{}", it.version - 1), fmt::format("v{}", it.version)),
+        it.version, r.versions[it.version].tests.text);
   }
   return md;
 }
@@ -208,8 +222,8 @@ int run_file(const CodeFlags& f) {
     throw InvalidArgument(fmt::format("cannot read '{}': no such file", f.file));
   }
   const std::string original = util::read_file(f.file);
-  const fs::path files_dir = f.files_dir.empty() ? fs::absolute(file).parent_path()
-                                                 : fs::path(f.files_dir);
+  const fs::path files_dir =
+      f.files_dir.empty() ? fs::absolute(file).parent_path() : fs::path(f.files_dir);
   if (!fs::is_directory(files_dir)) {
     throw InvalidArgument(fmt::format("--files '{}' is not a directory", f.files_dir));
   }
@@ -238,13 +252,17 @@ int run_file(const CodeFlags& f) {
 
   Engines engines = build_engines(f.engines);
   RunDir dir = RunDir::create(f.run_dir.empty() ? default_run_dir("code") : fs::path(f.run_dir));
-  dir.write_file("config.json",
-                 json{{"file", fs::absolute(file).string()}, {"test", f.test},
-                      {"language", tests.language().name}, {"iterations", f.iterations},
-                      {"timeout_s", f.timeout}, {"memory_mb", f.memory_mb},
-                      {"sandbox", !f.no_sandbox}, {"engine", f.engines.engine},
-                      {"backward_engine", f.engines.backward_engine}}
-                         .dump(2) + "\n");
+  dir.write_file("config.json", json{{"file", fs::absolute(file).string()},
+                                     {"test", f.test},
+                                     {"language", tests.language().name},
+                                     {"iterations", f.iterations},
+                                     {"timeout_s", f.timeout},
+                                     {"memory_mb", f.memory_mb},
+                                     {"sandbox", !f.no_sandbox},
+                                     {"engine", f.engines.engine},
+                                     {"backward_engine", f.engines.backward_engine}}
+                                        .dump(2) +
+                                    "\n");
   VersionWriter writer(dir, "", file.extension().string());
   writer.version(0, {original, initial});
 
@@ -257,8 +275,8 @@ int run_file(const CodeFlags& f) {
     writer.round(it, previous, v);
     previous = v.code;
     if (!f.output.quiet) {
-      std::cerr << fmt::format("iteration {}: v{} {} ({})\n", it.index, it.version,
-                               v.tests.summary, status_name(it.update));
+      std::cerr << fmt::format("iteration {}: v{} {} ({})\n", it.index, it.version, v.tests.summary,
+                               status_name(it.update));
     }
   };
   CodeOptimizationResult result = optimize_code(original, tests, engines.backward, loop);
@@ -296,7 +314,8 @@ struct Problem {
 
 std::string string_field(const json& item, const char* key, const std::string& where) {
   if (!item.contains(key)) return {};
-  if (!item[key].is_string()) throw ParseError(fmt::format("{}: \"{}\" must be a string", where, key));
+  if (!item[key].is_string())
+    throw ParseError(fmt::format("{}: \"{}\" must be a string", where, key));
   return item[key].get<std::string>();
 }
 
@@ -311,7 +330,8 @@ Problem parse_problem(const json& item, const std::string& where, const CodeFlag
   p.tests.language = string_field(item, "language", where);
   if (p.tests.language.empty()) p.tests.language = f.language.empty() ? "python" : f.language;
   p.tests.filename = string_field(item, "filename", where);
-  if (p.tests.filename.empty()) p.tests.filename = "solution" + language_named(p.tests.language).extension;
+  if (p.tests.filename.empty())
+    p.tests.filename = "solution" + language_named(p.tests.language).extension;
   const std::string tests = string_field(item, "tests", where);
   if (!tests.empty()) p.tests.files["test_solution.py"] = tests;
   p.tests.command = string_field(item, "test_command", where);
@@ -319,7 +339,8 @@ Problem parse_problem(const json& item, const std::string& where, const CodeFlag
     p.tests.command = "python3 -m pytest -q test_solution.py";
   }
   if (item.contains("files")) {
-    if (!item["files"].is_object()) throw ParseError(fmt::format("{}: \"files\" must be an object of name: contents", where));
+    if (!item["files"].is_object())
+      throw ParseError(fmt::format("{}: \"files\" must be an object of name: contents", where));
     for (const auto& [name, content] : item["files"].items()) {
       p.tests.files[name] = content.is_string() ? content.get<std::string>() : content.dump();
     }
@@ -330,8 +351,8 @@ Problem parse_problem(const json& item, const std::string& where, const CodeFlag
     }
   }
   if (p.tests.command.empty() && p.tests.cases.empty()) {
-    throw ParseError(fmt::format(
-        "{}: give \"tests\" (a pytest file), \"test_command\" or \"cases\"", where));
+    throw ParseError(
+        fmt::format("{}: give \"tests\" (a pytest file), \"test_command\" or \"cases\"", where));
   }
   p.tests.sandbox = sandbox_options(f);
   return p;
@@ -416,13 +437,16 @@ int run_problems(const CodeFlags& f) {
   for (const Problem& p : problems) CodeTests check(p.tests);  // bad options fail before any call
   Engines engines = build_engines(f.engines);
   RunDir dir = RunDir::create(f.run_dir.empty() ? default_run_dir("code") : fs::path(f.run_dir));
-  dir.write_file("config.json",
-                 json{{"problems", fs::absolute(f.problems).string()},
-                      {"iterations", f.iterations}, {"timeout_s", f.timeout},
-                      {"memory_mb", f.memory_mb}, {"sandbox", !f.no_sandbox},
-                      {"engine", f.engines.engine}, {"backward_engine", f.engines.backward_engine},
-                      {"concurrency", f.concurrency}}
-                         .dump(2) + "\n");
+  dir.write_file("config.json", json{{"problems", fs::absolute(f.problems).string()},
+                                     {"iterations", f.iterations},
+                                     {"timeout_s", f.timeout},
+                                     {"memory_mb", f.memory_mb},
+                                     {"sandbox", !f.no_sandbox},
+                                     {"engine", f.engines.engine},
+                                     {"backward_engine", f.engines.backward_engine},
+                                     {"concurrency", f.concurrency}}
+                                        .dump(2) +
+                                    "\n");
   std::vector<Solved> results(problems.size());
   std::mutex progress_mu;
   {
@@ -446,15 +470,20 @@ int run_problems(const CodeFlags& f) {
     pool.wait();
   }
   int zero = 0, solved = 0, errors = 0;
-  std::string lines, table = "| problem | zero-shot | final | iterations | calls |\n|---|---|---|---|---|\n";
+  std::string lines,
+      table = "| problem | zero-shot | final | iterations | calls |\n|---|---|---|---|---|\n";
   for (size_t i = 0; i < problems.size(); ++i) {
     const Solved& s = results[i];
     zero += s.zero_shot;
     solved += s.solved;
     errors += !s.error.empty();
-    json record = {{"id", problems[i].id}, {"zero_shot", s.zero_shot}, {"solved", s.solved},
-                   {"iterations", s.iterations}, {"calls", s.calls},
-                   {"zero_shot_tests", s.zero_shot_tests}, {"final_tests", s.final_tests}};
+    json record = {{"id", problems[i].id},
+                   {"zero_shot", s.zero_shot},
+                   {"solved", s.solved},
+                   {"iterations", s.iterations},
+                   {"calls", s.calls},
+                   {"zero_shot_tests", s.zero_shot_tests},
+                   {"final_tests", s.final_tests}};
     if (!s.error.empty()) record["error"] = s.error;
     lines += record.dump() + "\n";
     table += fmt::format("| {} | {} | {} | {} | {} |\n", problems[i].id,
@@ -462,14 +491,18 @@ int run_problems(const CodeFlags& f) {
                          s.error.empty() ? s.final_tests : s.error, s.iterations, s.calls);
   }
   const double n = static_cast<double>(problems.size());
-  const std::string rates = fmt::format(
-      "Zero-shot solve rate: {}/{} ({:.2f}); after optimization: {}/{} ({:.2f})", zero,
-      problems.size(), zero / n, solved, problems.size(), solved / n);
+  const std::string rates =
+      fmt::format("Zero-shot solve rate: {}/{} ({:.2f}); after optimization: {}/{} ({:.2f})", zero,
+                  problems.size(), zero / n, solved, problems.size(), solved / n);
   dir.write_file("results.jsonl", lines);
-  dir.write_file("summary.json", json{{"problems", problems.size()}, {"zero_shot_solved", zero},
-                                      {"solved", solved}, {"zero_shot_rate", zero / n},
-                                      {"final_rate", solved / n}, {"errors", errors}}
-                                     .dump(2) + "\n");
+  dir.write_file("summary.json", json{{"problems", problems.size()},
+                                      {"zero_shot_solved", zero},
+                                      {"solved", solved},
+                                      {"zero_shot_rate", zero / n},
+                                      {"final_rate", solved / n},
+                                      {"errors", errors}}
+                                         .dump(2) +
+                                     "\n");
   const std::string markdown =
       fmt::format("# textgrad code: {}\n\n{}\n\n{}", f.problems, rates, table);
   dir.write_file("report.md", markdown);
@@ -521,7 +554,8 @@ void add_code(CLI::App& app, CodeFlags& f) {
 
 int run_code(const CodeFlags& f) {
   if (f.file.empty() == f.problems.empty()) {
-    throw InvalidArgument("code needs either --file FILE --test \"COMMAND\" or --problems FILE.jsonl");
+    throw InvalidArgument(
+        "code needs either --file FILE --test \"COMMAND\" or --problems FILE.jsonl");
   }
   if (f.iterations < 0 || f.timeout <= 0 || f.memory_mb <= 0 || f.max_processes <= 0) {
     throw InvalidArgument(
