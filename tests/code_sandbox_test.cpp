@@ -154,8 +154,8 @@ TEST_F(SandboxTest, CannotReadTheUsersFiles) {
 }
 
 TEST_F(SandboxTest, StopsAForkLoopAndLeavesNoProcessBehind) {
-  SandboxOptions options = probe_options();
-  options.limits.wall_seconds = 3;  // the probe never finishes on its own
+  // Every child sleeps "forever"; the parent forks until the process limit stops it, then
+  // exits, and the sandbox takes the sleeping children with it.
   TestReport report = run_probe(
       "import os, sys, time\n"
       "children = 0\n"
@@ -166,13 +166,14 @@ TEST_F(SandboxTest, StopsAForkLoopAndLeavesNoProcessBehind) {
       "        children += 1\n"
       "except OSError as e:\n"
       "    print('fork failed after', children, e, flush=True)\n"
-      "time.sleep(100000)\n",
-      options, "fork_loop_5dbe.py");
+      "    sys.exit(1)\n",
+      probe_options(), "fork_loop_5dbe.py");
   const RunResult& run = only_run(report);
-  EXPECT_TRUE(run.timed_out);
+  EXPECT_FALSE(run.timed_out);
+  EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.out.find("fork failed after"), std::string::npos) << run.out << run.err;
-  EXPECT_NE(report.text.find("process limit reached"), std::string::npos) << report.text;
-  EXPECT_NE(report.text.find("TIMED OUT"), std::string::npos) << report.text;
+  EXPECT_NE(report.text.find("process limit reached (24 processes)"), std::string::npos)
+      << report.text;
   EXPECT_EQ(processes_mentioning("fork_loop_5dbe.py"), 0);
 }
 
@@ -233,6 +234,26 @@ TEST_F(SandboxTest, TestCasesFeedStdinAndCompareStdout) {
   ASSERT_EQ(report.tests.size(), 3u);
   EXPECT_EQ(report.tests[2].message, "input '10|': expected '21', got '20'");
   EXPECT_NE(report.text.find("2 of 3 tests passed"), std::string::npos) << report.text;
+}
+
+TEST_F(SandboxTest, CppProgramsBuildAndRunWithTheirTestCommand) {
+  CodeTestsOptions options;
+  options.filename = "sol.cpp";
+  options.command = "g++ -O1 sol.cpp && ./a.out";
+  options.sandbox = probe_options();
+  CodeTests tests(options);
+  EXPECT_EQ(tests.language().name, "cpp");
+  const std::string program =
+      "#include <cassert>\n#include <cstdio>\nint twice(int x) { return x + x; }\n"
+      "int main() { std::puts(\"start\"); assert(twice(4) == 8); return 0; }\n";
+  EXPECT_TRUE(tests.run(program).all_passed());
+  std::string wrong = program;
+  wrong.replace(wrong.find("x + x"), 5, "x * 3");
+  TestReport report = tests.run(wrong);
+  EXPECT_FALSE(report.all_passed());
+  EXPECT_EQ(report.runs.front().signal, SIGABRT);
+  EXPECT_NE(report.text.find("crashed: killed by signal 6"), std::string::npos) << report.text;
+  EXPECT_NE(report.text.find("Assertion `twice(4) == 8' failed"), std::string::npos) << report.text;
 }
 
 TEST(SandboxSetupTest, MissingBubblewrapIsAClearErrorNotAnUnsandboxedRun) {

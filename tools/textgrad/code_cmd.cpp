@@ -460,10 +460,12 @@ int run_problems(const CodeFlags& f) {
         }
         if (!f.output.quiet) {
           std::lock_guard lock(progress_mu);
-          std::cerr << fmt::format("{}: {}\n", problems[i].id,
-                                   !results[i].error.empty() ? "error: " + results[i].error
-                                   : results[i].solved       ? "solved"
-                                                             : "not solved");
+          const Solved& s = results[i];
+          std::cerr << fmt::format("{}: {} after {} iteration(s)\n", problems[i].id,
+                                   !s.error.empty() ? "error: " + s.error
+                                   : s.solved       ? "solved"
+                                                    : "not solved",
+                                   s.iterations);
         }
       });
     }
