@@ -33,6 +33,10 @@ namespace {
 
 constexpr uid_t kNobody = 65534;
 constexpr int kExecFailed = 127;
+constexpr std::chrono::seconds kGrace{5};
+// Inside the sandbox: copy the read-only test files into the writable tmpfs, then run the
+// command (passed as $1, so it is never re-quoted).
+constexpr const char* kCopyThenRun = "cp -R /src/. /work/ && exec /bin/sh -c \"$1\"";
 
 // Note [Process limit]
 // RLIMIT_NPROC counts every process of the real user id, not just the sandbox's. We count the
@@ -103,30 +107,10 @@ std::vector<std::string> bwrap_args(const SandboxOptions& o, const fs::path& sou
     a.insert(a.end(), {"--ro-bind-try", file, file});
   }
   const std::string size = bytes_of_mb(o.limits.workspace_mb);
-  a.insert(a.end(), {"--proc",
-                     "/proc",
-                     "--dev",
-                     "/dev",
-                     "--size",
-                     size,
-                     "--tmpfs",
-                     "/tmp",
-                     "--size",
-                     size,
-                     "--tmpfs",
-                     "/work",
-                     "--ro-bind",
-                     source.string(),
-                     "/src",
-                     "--remount-ro",
-                     "/",
-                     "--chdir",
-                     "/work",
-                     "--",
-                     "/bin/sh",
-                     "-c",
-                     "cp -R /src/. /work/ && exec /bin/sh -c \"$1\"",
-                     "textgrad-sandbox"});
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
+  a.insert(a.end(), {"--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/work"});
+  a.insert(a.end(), {"--ro-bind", source.string(), "/src", "--remount-ro", "/"});
+  a.insert(a.end(), {"--chdir", "/work", "--", "/bin/sh", "-c", kCopyThenRun, "textgrad-sandbox"});
   return a;
 }
 
@@ -265,7 +249,10 @@ RunResult Child::wait(const SandboxLimits& limits) {
   code::Capture out(limits.kept_output), err(limits.kept_output);
   RunResult result;
   bool exited = false;
-  auto kill_tree = [&] { ::kill(-pid_, SIGKILL); };
+  // Never with pid_ <= 0: kill(-(-1)) would signal process 1.
+  auto kill_tree = [&] {
+    if (pid_ > 0) ::kill(-pid_, SIGKILL);
+  };
   while (out_.fd[0] >= 0 || err_.fd[0] >= 0 || !exited) {
     pollfd fds[3] = {
         {out_.fd[0], POLLIN, 0}, {err_.fd[0], POLLIN, 0}, {exited ? -1 : pidfd_, POLLIN, 0}};
@@ -275,6 +262,10 @@ RunResult Child::wait(const SandboxLimits& limits) {
       result.timed_out = true;
       kill_tree();
     }
+    // Killed processes close their pipes as they die, so the loop normally ends with the
+    // last of them. Only without isolation can an escaped process hold a pipe open: it is
+    // not waited for beyond a grace period.
+    if (exited && Clock::now() > deadline + kGrace) break;
     int ready = ::poll(fds, 3, result.timed_out ? 1000 : static_cast<int>(left.count()) + 1);
     if (ready < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
