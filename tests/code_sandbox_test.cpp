@@ -208,6 +208,26 @@ TEST_F(SandboxTest, KillsCodeThatSleepsForeverWithEverythingItStarted) {
   EXPECT_EQ(processes_mentioning("sleeper_7a1c.py"), 0);
 }
 
+TEST_F(SandboxTest, ATimedOutPytestRunStillCountsWhatPassed) {
+  CodeTestsOptions options;
+  options.filename = "solution.py";
+  options.command = "python3 -m pytest -q test_solution.py";
+  options.files["test_solution.py"] =
+      "import time\nfrom solution import f\n"
+      "def test_a():\n    assert f() == 1\n"
+      "def test_b():\n    assert f() == 2\n"
+      "def test_slow():\n    time.sleep(100004)\n"
+      "def test_never_reached():\n    pass\n";
+  options.sandbox = probe_options();
+  options.sandbox.limits.wall_seconds = 3;
+  TestReport report = CodeTests(options).run("def f():\n    return 1\n");
+  EXPECT_TRUE(report.runs.front().timed_out);
+  EXPECT_TRUE(report.per_test);
+  EXPECT_EQ(report.passed, 1);
+  EXPECT_EQ(report.failed, 2);  // test_b, and test_slow that was running
+  EXPECT_NE(report.text.find("TIMED OUT"), std::string::npos) << report.text;
+}
+
 TEST_F(SandboxTest, CapsAFloodOfOutput) {
   SandboxOptions options = probe_options();
   options.limits.max_output = 1 << 20;

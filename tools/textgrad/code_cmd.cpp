@@ -3,6 +3,7 @@
 // library code (optimize_code in include/textgrad/code.h); this file wires flags, files, the
 // run directory and the report. Exit codes: docs/code.md.
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -346,7 +347,12 @@ Problem parse_problem(const json& item, const std::string& where, const CodeFlag
     }
   }
   if (item.contains("cases")) {
+    if (!item["cases"].is_array()) {
+      throw ParseError(
+          fmt::format("{}: \"cases\" must be a list of {{\"input\", \"output\"}}", where));
+    }
     for (const auto& c : item["cases"]) {
+      if (!c.is_object()) throw ParseError(fmt::format("{}: each case must be an object", where));
       p.tests.cases.push_back({c.value("name", ""), c.value("input", ""), c.value("output", "")});
     }
   }
