@@ -121,6 +121,15 @@ TEST_F(CodeLoopTest, TheCritiqueSeesTheTestReport) {
   EXPECT_NE(requests[2].user_text().find("mul adds instead of multiplying."), std::string::npos);
 }
 
+TEST_F(CodeLoopTest, EvaluateGivesTheReportAsAFrozenVariable) {
+  Variable results = tests_->evaluate(Variable(kTwoPass, "code"));
+  EXPECT_FALSE(results.requires_grad());
+  EXPECT_NE(results.value().find("Outcome: 2 of 3 tests passed"), std::string::npos)
+      << results.value();
+  EXPECT_NE(results.value().find("test_solution.py::test_neg: assert 4 == -4"), std::string::npos)
+      << results.value();
+}
+
 TEST_F(CodeLoopTest, KeepsTheBestVersionWhenALaterOneRegresses) {
   Script script({tagged(kTwoPass), tagged(kBroken), tagged(kOnePasses)});
   auto engine = script.engine();

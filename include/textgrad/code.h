@@ -51,8 +51,8 @@ struct SandboxLimits {
 struct SandboxOptions {
   SandboxLimits limits;
   // false: NO isolation (the command sees the network and the whole file system, as the
-  // user running textgrad); only the limits and the private working copy remain. For machines
-  // without user namespaces, and only for code you trust.
+  // user running textgrad, or nobody when that is root); only the limits and the private
+  // working copy remain. For machines without user namespaces, and only for code you trust.
   bool isolate = true;
   std::string bwrap = "bwrap";  // the bubblewrap program (looked up in PATH)
 };
