@@ -1,23 +1,12 @@
 // Text helpers of code optimization: code out of an LLM answer, and unified diffs.
 #include <fmt/format.h>
 
+#include "code/lines.h"
 #include "textgrad/code.h"
 #include "util/text.h"
 
 namespace tg {
 namespace {
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
 
 std::string with_final_newline(std::string code) {
   if (!code.empty() && code.back() != '\n') code += '\n';
@@ -79,7 +68,7 @@ std::string extract_code(const std::string& answer) {
 std::string unified_diff(const std::string& before, const std::string& after,
                          const std::string& before_label, const std::string& after_label) {
   if (before == after) return {};
-  const std::vector<std::string> a = split_lines(before), b = split_lines(after);
+  const std::vector<std::string> a = code::split_lines(before), b = code::split_lines(after);
   const auto script = edit_script(a, b);
   constexpr size_t kContext = 3;
   std::string out = fmt::format("--- {}\n+++ {}\n", before_label, after_label);

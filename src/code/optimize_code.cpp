@@ -1,25 +1,13 @@
 // The test-time code optimization loop and its critique (the loss).
 #include <fmt/format.h>
 
+#include "code/lines.h"
 #include "textgrad/code.h"
 #include "textgrad/functions.h"
 #include "util/text.h"
 
 namespace tg {
 namespace {
-
-std::vector<std::string> nonempty_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = util::trim(std::string_view(text).substr(start, end - start));
-    if (!line.empty()) lines.push_back(std::move(line));
-    start = end + 1;
-  }
-  return lines;
-}
 
 // Note [Best version]
 // Versions are ranked by passed tests (a version that passes everything ranks first); on a
@@ -62,7 +50,9 @@ CodeOptimizationResult optimize_code(const std::string& code, const CodeTests& t
                                                  {"language", tests.language().name}}),
                    /*requires_grad=*/true);
   TGDOptions tgd_options;
-  tgd_options.constraints = nonempty_lines(prompts->get("code_constraints"));
+  for (const std::string& line : code::split_lines(prompts->get("code_constraints"))) {
+    if (!util::trim(line).empty()) tgd_options.constraints.push_back(util::trim(line));
+  }
   tgd_options.constraints.insert(tgd_options.constraints.end(), options.constraints.begin(),
                                  options.constraints.end());
   tgd_options.prompts = prompts;

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "code/lines.h"
 #include "textgrad/code.h"
 #include "util/text.h"
 
@@ -39,18 +40,6 @@ std::string clip(const std::string& text, size_t max) {
   const size_t head = (max - kGap.size()) / 3;
   const size_t tail = max - kGap.size() - head;
   return text.substr(0, head) + std::string(kGap) + text.substr(text.size() - tail);
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
 }
 
 bool contains(const std::string& text, std::string_view needle) {
@@ -127,7 +116,7 @@ bool parse_pytest_output(const std::string& output, TestReport& report) {
   static const std::regex kSummary(R"(^=*\s*((\d+ \w+(, )?)+|no tests ran) in [0-9.]+\s*s)");
   std::vector<TestOutcome> tests;
   std::optional<std::pair<int, int>> counts;
-  for (const std::string& raw : lines_of(output)) {
+  for (const std::string& raw : code::split_lines(output)) {
     std::string_view line = raw;
     if (starts_with(line, "PASSED ")) {
       tests.push_back({std::string(line.substr(7)), TestOutcome::Status::kPassed, {}});
