@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   options.filename = "solution.py";
   options.command = "python3 -m pytest -q test_solution.py";
   options.files["test_solution.py"] = kTests;
-  options.sandbox.limits.wall_seconds = 5;  // the quadratic version cannot finish in time
+  options.sandbox.limits.wall_seconds = 10;  // the quadratic version cannot finish in time
   tg::CodeTests tests(options);
 
   tg::CodeOptimizationOptions loop;

@@ -190,7 +190,7 @@ TEST_F(SandboxTest, StopsUnboundedAllocation) {
 
 TEST_F(SandboxTest, KillsCodeThatSleepsForeverWithEverythingItStarted) {
   SandboxOptions options = probe_options();
-  options.limits.wall_seconds = 2;
+  options.limits.wall_seconds = 10;
   TestReport report = run_probe(
       "import subprocess, time\n"
       "subprocess.Popen(['sleep', '100001'])\n"
@@ -202,7 +202,7 @@ TEST_F(SandboxTest, KillsCodeThatSleepsForeverWithEverythingItStarted) {
   EXPECT_EQ(run.signal, SIGKILL);
   EXPECT_EQ(run.out, "sleeping\n");
   EXPECT_FALSE(report.all_passed());
-  EXPECT_NE(report.text.find("TIMED OUT: still running after 2 s"), std::string::npos)
+  EXPECT_NE(report.text.find("TIMED OUT: still running after 10 s"), std::string::npos)
       << report.text;
   EXPECT_EQ(processes_mentioning("100001"), 0);
   EXPECT_EQ(processes_mentioning("sleeper_7a1c.py"), 0);
@@ -219,7 +219,7 @@ TEST_F(SandboxTest, ATimedOutPytestRunStillCountsWhatPassed) {
       "def test_slow():\n    time.sleep(100004)\n"
       "def test_never_reached():\n    pass\n";
   options.sandbox = probe_options();
-  options.sandbox.limits.wall_seconds = 3;
+  options.sandbox.limits.wall_seconds = 15;
   TestReport report = CodeTests(options).run("def f():\n    return 1\n");
   EXPECT_TRUE(report.runs.front().timed_out);
   EXPECT_TRUE(report.per_test);
@@ -293,7 +293,7 @@ TEST(SandboxSetupTest, MissingBubblewrapIsAClearErrorNotAnUnsandboxedRun) {
 TEST(SandboxSetupTest, WithoutIsolationTheLimitsStillHold) {
   SandboxOptions options = probe_options();
   options.isolate = false;
-  options.limits.wall_seconds = 2;
+  options.limits.wall_seconds = 5;
   CodeTestsOptions tests;
   tests.filename = "probe.sh";
   tests.command = "sh probe.sh";
