@@ -41,13 +41,25 @@ void scan_template(std::string_view text, OnText on_text, OnPlaceholder on_place
 }
 
 const prompts::Template* find_builtin(std::string_view name) {
-  for (const prompts::Template& t : prompts::builtin_templates()) {
+  for (const prompts::Template& t : prompts::all_templates()) {
     if (name == t.name) return &t;
   }
   return nullptr;
 }
 
 }  // namespace
+
+namespace prompts {
+const std::vector<Template>& all_templates() {
+  static const std::vector<Template> all = [] {
+    std::vector<Template> out = builtin_templates();
+    const auto& code = code_templates();
+    out.insert(out.end(), code.begin(), code.end());
+    return out;
+  }();
+  return all;
+}
+}  // namespace prompts
 
 std::string render_template(std::string_view text, const Prompts::Values& values) {
   std::string out;
@@ -77,13 +89,13 @@ std::vector<std::string> template_placeholders(std::string_view text) {
 }
 
 Prompts::Prompts() {
-  for (const prompts::Template& t : prompts::builtin_templates()) templates_[t.name] = t.text;
+  for (const prompts::Template& t : prompts::all_templates()) templates_[t.name] = t.text;
 }
 
 const std::vector<TemplateInfo>& Prompts::catalogue() {
   static const std::vector<TemplateInfo> infos = [] {
     std::vector<TemplateInfo> out;
-    for (const prompts::Template& t : prompts::builtin_templates()) {
+    for (const prompts::Template& t : prompts::all_templates()) {
       out.push_back({t.name, t.purpose, t.placeholders});
     }
     return out;

@@ -14,5 +14,9 @@ struct Template {
 };
 
 const std::vector<Template>& builtin_templates();
+// Code optimization's templates (src/prompts/code_templates.cpp).
+const std::vector<Template>& code_templates();
+// Every table above, in that order: what tg::Prompts serves.
+const std::vector<Template>& all_templates();
 
 }  // namespace tg::prompts

@@ -77,6 +77,29 @@ struct CacheFlags {
 void add_cache(CLI::App& app, CacheFlags& flags);
 int run_cache(const CacheFlags& flags);
 
+// `textgrad code` (code_cmd.cpp). Exit codes beyond the common ones: docs/code.md.
+enum CodeExitCode { kTestsFailing = 4, kSandboxUnavailable = 5 };
+struct CodeFlags {
+  std::string file;
+  std::string test;
+  std::string problems;
+  std::string language;
+  std::string problem;
+  EngineFlags engines;
+  int iterations = 5;
+  double timeout = 10;
+  int memory_mb = 512;
+  int max_processes = 64;
+  std::string files_dir;
+  bool in_place = false;
+  std::string run_dir;
+  int concurrency = 4;
+  bool no_sandbox = false;
+  OutputFlags output;
+};
+void add_code(CLI::App& app, CodeFlags& flags);
+int run_code(const CodeFlags& flags);
+
 // TEXT, or @FILE for the contents of FILE.
 std::string text_or_file(const std::string& value);
 

@@ -88,10 +88,12 @@ int main(int argc, char** argv) {
   EvalFlags eval;
   SolveFlags solve;
   CacheFlags cache;
+  CodeFlags code;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
   add_cache(app, cache);
+  add_code(app, code);
 
   try {
     app.parse(argc, argv);
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("eval")) return run_eval(eval);
     if (app.got_subcommand("solve")) return run_solve(solve);
     if (app.got_subcommand("cache")) return run_cache(cache);
+    if (app.got_subcommand("code")) return run_code(code);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;
