@@ -7,8 +7,14 @@
 //                                                     closes
 //   textgrad-fake-openai --reference-workloads       runs the C++ workloads against itself
 //                                                     and prints their stats as JSON
+//   textgrad-fake-openai --client URL --steps N [--serial]
+//                                                     runs workload (b) against another server
+//                                                     and prints its CPU and wall time (for
+//                                                     python/bench/overhead.py)
 // --gate N holds the first N requests until N have arrived (or 30 s passed), so a test can
 // prove that N requests were in flight at once without relying on timing.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <iostream>
@@ -22,6 +28,7 @@
 #include "support/fake_llm_server.h"
 #include "support/workloads.h"
 #include "textgrad/engines.h"
+#include "textgrad/limits.h"
 
 namespace {
 
@@ -134,25 +141,63 @@ int run_reference_workloads(Service& service, tg::fake::FakeLlmServer& server) {
   return 0;
 }
 
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// The C++ side of python/bench/overhead.py: the same workload and engine stack as the Python
+// side, measured the same way.
+int run_client(const std::string& base_url, int steps, bool serial) {
+  tg::EngineOptions options;
+  options.api_key = "fake-python-test-key-0123";
+  options.base_url = base_url + "/v1";
+  tg::EnginePtr engine = tg::make_engine("openai/gpt-4o", options);
+  if (serial) engine = tg::with_limits(engine, {.max_in_flight = 1});
+  const int concurrency = serial ? 1 : 8;
+  tg::testing::run_prompt_workload(engine, {.steps = 1, .concurrency = concurrency});  // warm-up
+  const double cpu_start = cpu_seconds();
+  const auto wall_start = std::chrono::steady_clock::now();
+  tg::testing::run_prompt_workload(engine, {.steps = steps, .concurrency = concurrency});
+  const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - wall_start;
+  std::cout << nlohmann::json{{"calls", 10 * steps},
+                              {"cpu_s", cpu_seconds() - cpu_start},
+                              {"wall_s", wall.count()}}
+                   .dump()
+            << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int delay_ms = 0, gate = 0;
-  bool reference = false;
+  bool reference = false, serial = false;
+  int steps = 10;
+  std::string client;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--delay-ms" && i + 1 < argc) {
+    if (arg == "--client" && i + 1 < argc) {
+      client = argv[++i];
+    } else if (arg == "--steps" && i + 1 < argc) {
+      steps = std::stoi(argv[++i]);
+    } else if (arg == "--serial") {
+      serial = true;
+    } else if (arg == "--delay-ms" && i + 1 < argc) {
       delay_ms = std::stoi(argv[++i]);
     } else if (arg == "--gate" && i + 1 < argc) {
       gate = std::stoi(argv[++i]);
     } else if (arg == "--reference-workloads") {
       reference = true;
     } else {
-      std::cerr
-          << "usage: textgrad-fake-openai [--delay-ms N] [--gate N] [--reference-workloads]\n";
+      std::cerr << "usage: textgrad-fake-openai [--delay-ms N] [--gate N] [--reference-workloads]\n"
+                   "       textgrad-fake-openai --client URL [--steps N] [--serial]\n";
       return 2;
     }
   }
+  if (!client.empty()) return run_client(client, steps, serial);
   Service service(delay_ms, gate);
   tg::fake::FakeLlmServer server([&](const auto& request) { return service(request); }, 48);
   service.set_server(&server);
