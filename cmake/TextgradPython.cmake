@@ -15,7 +15,11 @@ if(NOT Python3_EXECUTABLE)
 endif()
 find_package(Python3 3.8 COMPONENTS Interpreter Development.Module QUIET)
 set(pybind11_FOUND FALSE)
-if(Python3_FOUND)
+if(CMAKE_CXX_FLAGS MATCHES "-fsanitize=")
+  # The interpreter cannot load an extension built with a sanitizer (its runtime must be
+  # loaded first), so sanitizer builds leave the bindings out unless asked for.
+  message(STATUS "Python bindings: off by default in a sanitizer build")
+elseif(Python3_FOUND)
   set(PYBIND11_FINDPYTHON ON)
   find_package(pybind11 CONFIG QUIET)
 endif()

@@ -2,11 +2,14 @@
 # Installs textgrad into a temporary prefix, moves the prefix elsewhere, and builds and runs a
 # consumer project against it with find_package and with pkg-config. The consumer must find
 # the data of the moved install (not of the original prefix, which no longer exists).
-#   run_packaging_test.sh SOURCE_DIR BUILD_DIR WORK_DIR static|shared [cmake args for shared]
+#   run_packaging_test.sh SOURCE_DIR BUILD_DIR WORK_DIR static|shared [cmake args]
+# The cmake args go to the consumer's configuration and to the shared build.
 set -euo pipefail
 src=$1 build=$2 work=$3 kind=$4
 shift 4
-rm -rf "$work"
+cmake_args=("$@")
+# The shared build (if any) is kept between runs, so a second run only relinks.
+rm -rf "$work/prefix" "$work/moved" "$work/find_package" "$work/pkg_config"
 mkdir -p "$work"
 
 if [[ $kind == shared ]]; then
@@ -24,8 +27,8 @@ prefix=$(realpath "$work/moved")
 check() {  # check NAME [cmake args]: configure, build, install into the prefix and run
   local name=$1
   shift
-  cmake -S "$src/tests/packaging/consumer" -B "$work/$name" -G Ninja \
-    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_INSTALL_PREFIX="$prefix" "$@" >/dev/null
+  cmake -S "$src/tests/packaging/consumer" -B "$work/$name" -G Ninja --no-warn-unused-cli \
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_INSTALL_PREFIX="$prefix" "${cmake_args[@]}" "$@" >/dev/null
   cmake --build "$work/$name" >/dev/null
   cmake --install "$work/$name" >/dev/null
   # Run from the moved prefix's bin/: a static library finds the data relative to the program,
