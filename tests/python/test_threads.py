@@ -24,14 +24,6 @@ def test_eight_python_threads_run_at_once(fake_server):
     assert len({a.value for a in answers}) == 1
 
 
-def test_one_thread_keeps_its_calls_in_order_and_overlaps_its_batch(server):
-    # One thread of prompt optimization: the 3 forward calls of a batch overlap by themselves
-    # (outputs are pending Variables), which is what an 8-thread run multiplies.
-    run_prompt_workload(server.engine(), steps=1)
-    stats = server.stats()
-    assert stats["requests"] == 10
-
-
 def test_python_engine_calls_run_concurrently_off_the_main_thread():
     barrier = threading.Barrier(3, timeout=30)
     threads = set()
