@@ -8,7 +8,10 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev libfmt-dev
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libssl-dev
   ca-certificates
-  bubblewrap python3 python3-pytest
+  # The sandbox of `textgrad code` and the tests it runs.
+  bubblewrap python3
+  # The Python package textgrad_cpp and its tests.
+  pybind11-dev python3-dev python3-pytest python3-venv python3-setuptools python3-wheel
 )
 
 missing=()

@@ -45,8 +45,9 @@ struct Splits {
 
 // Returns the first existing directory among: explicit_dir (if non-empty, it is the only
 // candidate, so a typo is reported instead of silently using another copy), the environment
-// variable TEXTGRAD_DATA_DIR, the install location and the source tree's data/ folder (both
-// fixed at build time). Throws tg::Error listing every place it looked.
+// variable TEXTGRAD_DATA_DIR, the install's share/textgrad found relative to the library's own
+// file (so a moved install works), the install location and the source tree's data/ folder
+// (both fixed at build time). Throws tg::Error listing every place it looked.
 std::string find_data_dir(const std::string& explicit_dir = "");
 
 // ---------------------------------------------------------------------------------------------
