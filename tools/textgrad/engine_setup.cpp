@@ -1,6 +1,7 @@
 #include "engine_setup.h"
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "textgrad/cache.h"
 #include "textgrad/engines.h"
@@ -39,7 +40,16 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_
                      "Stop at a step boundary after spending this much");
   command.add_option("--budget-tokens", flags.budget_tokens,
                      "Stop at a step boundary after this many tokens");
-  command.add_option("--data-dir", flags.data_dir, "Folder holding the datasets and prices.json");
+  command.add_option("--data-dir", flags.data_dir,
+                     "Folder holding the datasets; a prices.json or models.json in it overrides "
+                     "the shipped table entry by entry");
+  command.add_option("--temperature", flags.temperature, "Sampling temperature (default 0)")
+      ->check(CLI::Range(0.0, 2.0));
+  command.add_option("--top-p", flags.top_p, "Nucleus sampling top_p (default 0.99)")
+      ->check(CLI::Range(0.0, 1.0));
+  command
+      .add_option("--max-tokens", flags.max_tokens, "Output token limit per call (default 2000)")
+      ->check(CLI::PositiveNumber);
 }
 
 namespace {
@@ -49,6 +59,13 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
   EngineOptions options;
   options.timeout_s = flags.timeout_s;
   options.max_retries = flags.max_retries;
+  if (flags.temperature) options.sampling.temperature = flags.temperature;
+  if (flags.top_p) options.sampling.top_p = flags.top_p;
+  if (flags.max_tokens) options.sampling.max_tokens = flags.max_tokens;
+  const std::string user_models = flags.data_dir + "/models.json";
+  if (!flags.data_dir.empty() && std::filesystem::is_regular_file(user_models)) {
+    options.model_table_path = user_models;
+  }
   EnginePtr engine = make_engine(name, options);
   engine = with_limits(engine,
                        {flags.max_in_flight, flags.requests_per_minute, flags.tokens_per_minute});
@@ -66,12 +83,8 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
 }  // namespace
 
 Engines build_engines(const EngineFlags& flags) {
-  PriceTable prices;
-  try {
-    prices = PriceTable::builtin(flags.data_dir);
-  } catch (const Error&) {
-    // No shipped table found: costs show as unpriced rather than failing the run.
-  }
+  // The shipped table is compiled in; a prices.json in --data-dir and --prices override it.
+  PriceTable prices = PriceTable::builtin(flags.data_dir);
   if (!flags.prices_path.empty()) prices.merge(PriceTable::load(flags.prices_path));
   Engines engines;
   engines.ledger = std::make_shared<Ledger>(std::move(prices));
