@@ -124,7 +124,7 @@ TEST(CacheKey, IsStableLowercaseHex) {
   // Pins the serialization: if this changes, every existing cache silently misses, so the
   // version string in key.cpp must be bumped on purpose together with this value.
   EXPECT_EQ(cache_key(scripted_info(), Request::Text("hello", "system")),
-            "6996e1875f21396a3959eb38c5e5b9d5ef4bb10682febd6435eab49ed7d49d1a");
+            "c714533dc38088c1e0119c5b4cf6ccd8425575c9bf1c1637f87b3c1f41393fed");
 }
 
 TEST(CacheKey, EveryPartOfTheRequestCounts) {
@@ -697,7 +697,7 @@ TEST_F(CacheTest, StoresEveryField) {
   auto column = [&](int i) {
     return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)));
   };
-  EngineInfo info{"named-engine", "scripted", "named-engine", true, {}};
+  const EngineInfo info = numbered_engine({.name = "named-engine"})->info();
   EXPECT_EQ(column(0), cache_key(info, Request::Text("q", "s")));
   EXPECT_EQ(column(1), answer.text);
   EXPECT_EQ(column(2), answer.finish_reason);
