@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,7 +19,9 @@
 #include <set>
 #include <thread>
 
+#include "support/fake_llm_server.h"
 #include "textgrad/cache.h"
+#include "textgrad/engines.h"
 #include "textgrad/errors.h"
 #include "textgrad/scripted_engine.h"
 
@@ -68,7 +71,7 @@ Request full_request() {
   return r;
 }
 
-EngineInfo scripted_info() { return {"scripted", "scripted", "scripted", true, {}}; }
+EngineInfo scripted_info() { return ScriptedEngine::echo()->info(); }
 
 class CacheTest : public ::testing::Test {
  protected:
@@ -121,7 +124,7 @@ TEST(CacheKey, IsStableLowercaseHex) {
   // Pins the serialization: if this changes, every existing cache silently misses, so the
   // version string in key.cpp must be bumped on purpose together with this value.
   EXPECT_EQ(cache_key(scripted_info(), Request::Text("hello", "system")),
-            "6996e1875f21396a3959eb38c5e5b9d5ef4bb10682febd6435eab49ed7d49d1a");
+            "c714533dc38088c1e0119c5b4cf6ccd8425575c9bf1c1637f87b3c1f41393fed");
 }
 
 TEST(CacheKey, EveryPartOfTheRequestCounts) {
@@ -151,6 +154,8 @@ TEST(CacheKey, EveryPartOfTheRequestCounts) {
       {"no schema", [](EngineInfo&, Request& r) { r.sampling->json_schema.clear(); }},
       {"sample index", [](EngineInfo&, Request& r) { r.sample_index = 1; }},
       {"provider", [](EngineInfo& i, Request&) { i.provider = "openai"; }},
+      {"wire format", [](EngineInfo& i, Request&) { i.wire_format = "openai"; }},
+      {"endpoint", [](EngineInfo& i, Request&) { i.endpoint = "http://127.0.0.1:1/v1"; }},
       {"model", [](EngineInfo& i, Request&) { i.model = "gpt-4o"; }},
   };
   std::map<std::string, std::string> seen;  // key -> variant
@@ -289,6 +294,100 @@ TEST_F(CacheTest, ModelIsPartOfTheKey) {
   EXPECT_EQ(model_a->calls(), 1);
   EXPECT_EQ(model_b->calls(), 1);
   EXPECT_EQ(model_a_again->calls(), 0);
+}
+
+// Two servers serving a model of the same name must never answer for each other, whether they
+// differ by base URL only or by provider too, and replay must not cross over either.
+TEST_F(CacheTest, EndpointAndProviderArePartOfTheKey) {
+  fake::FakeLlmServer server_a(
+      [](const fake::RecordedRequest& r) { return fake::reply_for(r, "from A"); });
+  fake::FakeLlmServer server_b(
+      [](const fake::RecordedRequest& r) { return fake::reply_for(r, "from B"); });
+  const auto engine_at = [](std::string_view name, const fake::FakeLlmServer& server) {
+    EngineOptions options;
+    options.base_url = server.base_url() + "/v1";
+    options.api_key = "fake-test-key-0123456789";
+    options.max_retries = 0;
+    return make_engine(name, options);
+  };
+  EXPECT_EQ(cached(engine_at("openai/llama3", server_a))->generate("q").text, "from A");
+  EXPECT_EQ(cached(engine_at("openai/llama3", server_b))->generate("q").text, "from B");
+  EXPECT_EQ(cached(engine_at("ollama/llama3", server_a))->generate("q").text, "from A");
+  EXPECT_EQ(server_a.request_count(), 2u);  // openai/ and ollama/ on A: two providers
+  EXPECT_EQ(server_b.request_count(), 1u);
+
+  // Replay: each endpoint gets its own answer back, and an unrecorded one gets none.
+  EXPECT_EQ(cached(engine_at("openai/llama3", server_b), CacheMode::kReplay)->generate("q").text,
+            "from B");
+  EXPECT_EQ(cached(engine_at("ollama/llama3", server_a), CacheMode::kReplay)->generate("q").text,
+            "from A");
+  auto unrecorded = cached(engine_at("ollama/llama3", server_b), CacheMode::kReplay);
+  try {
+    unrecorded->generate("q");
+    ADD_FAILURE() << "replay served another endpoint's answer";
+  } catch (const EngineError& error) {
+    EXPECT_EQ(error.kind(), EngineErrorKind::kOffline);
+  }
+  EXPECT_EQ(server_a.request_count(), 2u);
+  EXPECT_EQ(server_b.request_count(), 1u);
+}
+
+TEST(EngineInfoTest, NamesProviderWireFormatAndEndpointWithoutCredentials) {
+  EngineOptions options;
+  options.api_key = "fake-test-key-0123456789";
+  options.base_url = "http://user:secret-pass@127.0.0.1:9/v1/?key=abc";
+  const EngineInfo info = make_engine("groq/llama3", options)->info();
+  EXPECT_EQ(info.provider, "groq");
+  EXPECT_EQ(info.wire_format, "openai");
+  EXPECT_EQ(info.endpoint, "http://127.0.0.1:9/v1");
+  options.base_url = "https://example.openai.azure.com/";
+  const EngineInfo azure = make_engine("azure/my-deployment", options)->info();
+  EXPECT_EQ(azure.provider, "azure");
+  EXPECT_EQ(azure.endpoint, "https://example.openai.azure.com/openai/deployments/my-deployment");
+}
+
+// Every prompt and answer is in the cache: only its owner may read it.
+TEST_F(CacheTest, CreatesPrivateDirectoriesAndFile) {
+  path_ = dir_ + "/new/dir/responses.sqlite3";
+  cached(numbered_engine())->generate("q");
+  const auto mode = [](const std::string& path) {
+    struct stat info {};
+    EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+    return info.st_mode & 0777;
+  };
+  EXPECT_EQ(mode(path_), 0600u);
+  EXPECT_EQ(mode(dir_ + "/new/dir"), 0700u);
+  EXPECT_EQ(mode(dir_ + "/new"), 0700u);
+}
+
+// A cache on read-only media (here: a file and directory its user cannot write) still answers
+// lookups and replays; new answers are not stored, with one warning. Run as an unprivileged
+// user in a child process, since permissions do not bind root.
+TEST_F(CacheTest, ReadOnlyCacheAnswersLookupsAndSkipsStores) {
+  cached(numbered_engine())->generate("recorded");
+  ASSERT_EQ(::chmod(path_.c_str(), 0444), 0);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0555), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) _exit(10);
+    if (!cached(numbered_engine(), CacheMode::kReplay)->generate("recorded").from_cache) _exit(1);
+    auto inner = numbered_engine();
+    {
+      auto engine = cached(inner);
+      if (!engine->generate("recorded").from_cache) _exit(2);
+      if (engine->generate("new").from_cache) _exit(3);
+    }
+    if (inner->calls() != 1) _exit(4);
+    const std::vector<std::string> seen = warnings();
+    if (seen.size() != 1 || seen[0].find("read-only") == std::string::npos) _exit(5);
+    _exit(0);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ::chmod(dir_.c_str(), 0700);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see the _exit codes in the child";
 }
 
 TEST_F(CacheTest, PhaseIsNotPartOfTheKey) {
@@ -598,7 +697,7 @@ TEST_F(CacheTest, StoresEveryField) {
   auto column = [&](int i) {
     return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)));
   };
-  EngineInfo info{"named-engine", "scripted", "named-engine", true, {}};
+  const EngineInfo info = numbered_engine({.name = "named-engine"})->info();
   EXPECT_EQ(column(0), cache_key(info, Request::Text("q", "s")));
   EXPECT_EQ(column(1), answer.text);
   EXPECT_EQ(column(2), answer.finish_reason);

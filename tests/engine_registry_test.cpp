@@ -1,6 +1,10 @@
 // Engine names, keys and base URLs from options and environment; make_engine end to end
 // against the fake provider servers.
+#include <stdlib.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -137,7 +141,8 @@ TEST_F(EngineRegistryTest, RoutesEveryAcceptedForm) {
     SCOPED_TRACE(expected.name);
     const EngineSpec spec = resolve_with_keys(expected.name);
     EXPECT_EQ(spec.name, expected.canonical);
-    EXPECT_EQ(spec.config.provider, expected.codec);
+    EXPECT_EQ(spec.config.wire_format, expected.codec);
+    EXPECT_EQ(spec.config.provider, expected.canonical.substr(0, expected.canonical.find('/')));
     EXPECT_EQ(spec.config.model, expected.model);
     EXPECT_EQ(spec.config.base_url, expected.base_url);
   }
@@ -306,7 +311,8 @@ TEST_F(EngineRegistryTest, MakeEngineTalksToEachDialect) {
     EXPECT_EQ(response.usage.output_tokens, 3);
     const RecordedRequest sent = server.requests().at(before);
     EXPECT_NE(sent.path.find(expected.path_fragment), std::string::npos) << sent.path;
-    EXPECT_NE(sent.header(expected.key_header).find("fake-e2e-secret-0123456789"), std::string::npos);
+    EXPECT_NE(sent.header(expected.key_header).find("fake-e2e-secret-0123456789"),
+              std::string::npos);
     const std::optional<EngineStats> stats = engine_stats(*engine);
     ASSERT_TRUE(stats.has_value());
     EXPECT_EQ(stats->succeeded, 1);
@@ -325,6 +331,42 @@ TEST_F(EngineRegistryTest, LocalServerGetsMaxTokensAndNoKey) {
   EXPECT_TRUE(sent.json().contains("max_tokens"));
   EXPECT_FALSE(sent.json().contains("max_completion_tokens"));
   EXPECT_EQ(sent.json().at("model"), "qwen2.5");
+}
+
+// Reasoning models accept only their default temperature and top_p: the capability table
+// leaves both out, and the limit goes as max_completion_tokens even on a compatible server.
+TEST_F(EngineRegistryTest, CapabilityTableLeavesOutWhatAModelRejects) {
+  FakeLlmServer server;
+  EngineOptions options;
+  options.base_url = server.base_url() + "/v1";
+  options.api_key = "test-key-123456789";
+  for (const char* name :
+       {"openai/o1-mini", "openai/o3", "openai/o4-mini", "openai/gpt-5-mini", "ollama/gpt-5"}) {
+    SCOPED_TRACE(name);
+    make_engine(name, options)->generate("hi");
+    const nlohmann::json body = server.requests().back().json();
+    EXPECT_FALSE(body.contains("temperature"));
+    EXPECT_FALSE(body.contains("top_p"));
+    EXPECT_TRUE(body.contains("max_completion_tokens"));
+    EXPECT_FALSE(body.contains("max_tokens"));
+  }
+  make_engine("openai/gpt-4o", options)->generate("hi");
+  EXPECT_TRUE(server.requests().back().json().contains("temperature"));
+
+  // A user's table extends the shipped one (and may override it entry by entry).
+  char pattern[] = "/tmp/textgrad-models-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string path = std::string(pattern) + "/models.json";
+  std::ofstream(path) << R"({"my-model": {"top_p": false}, "o1": {}})";
+  options.model_table_path = path;
+  make_engine("vllm/my-model-7b", options)->generate("hi");
+  EXPECT_TRUE(server.requests().back().json().contains("temperature"));
+  EXPECT_FALSE(server.requests().back().json().contains("top_p"));
+  make_engine("openai/o1", options)->generate("hi");
+  EXPECT_TRUE(server.requests().back().json().contains("temperature"));
+  std::ofstream(path) << R"({"my-model": {"top_p": "no"}})";
+  EXPECT_THROW(make_engine("vllm/my-model-7b", options), ParseError);
+  std::filesystem::remove_all(pattern);
 }
 
 TEST_F(EngineRegistryTest, WrongKeyIsAnAuthenticationErrorWithoutTheKey) {

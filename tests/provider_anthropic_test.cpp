@@ -173,6 +173,7 @@ TEST_F(AnthropicCodecTest, Refusal) {
   EXPECT_EQ(e->kind(), EngineErrorKind::kRefusal);
   EXPECT_NE(std::string(e->what()).find("Not allowed."), std::string::npos);
   EXPECT_NE(std::string(e->what()).find("cyber"), std::string::npos);
+  EXPECT_EQ(e->billed(), (Usage{40, 6, 0}));  // refused, but paid for
 }
 
 TEST_F(AnthropicCodecTest, RefusalWithoutDetails) {
@@ -186,6 +187,7 @@ TEST_F(AnthropicCodecTest, MaxTokensIsTruncated) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind(), EngineErrorKind::kTruncated);
   EXPECT_NE(std::string(e->what()).find("Raise max_tokens"), std::string::npos);
+  EXPECT_EQ(e->billed(), (Usage{40, 6, 0}));
 }
 
 TEST_F(AnthropicCodecTest, ContextWindowExceededIsTruncated) {
@@ -194,6 +196,7 @@ TEST_F(AnthropicCodecTest, ContextWindowExceededIsTruncated) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind(), EngineErrorKind::kTruncated);
   EXPECT_NE(std::string(e->what()).find("model_context_window_exceeded"), std::string::npos);
+  EXPECT_EQ(e->billed(), (Usage{40, 6, 0}));
 }
 
 TEST_F(AnthropicCodecTest, NoTextIsEmptyAnswer) {
@@ -202,6 +205,7 @@ TEST_F(AnthropicCodecTest, NoTextIsEmptyAnswer) {
     auto e = error(200, message_with(content, "end_turn"));
     ASSERT_TRUE(e) << content;
     EXPECT_EQ(e->kind(), EngineErrorKind::kEmptyAnswer) << content;
+    EXPECT_EQ(e->billed(), (Usage{40, 6, 0})) << content;
   }
 }
 

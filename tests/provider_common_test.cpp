@@ -234,11 +234,28 @@ TEST(StatusForEnvelopeTest, PrefersIntCodeThenAnthropicType) {
 }
 
 TEST(RedactTest, ReplacesEveryOccurrence) {
-  EXPECT_EQ(redact("key sk-1 and sk-1 again", "sk-1"), "key [redacted] and [redacted] again");
-  EXPECT_EQ(redact("nothing here", "sk-1"), "nothing here");
+  EXPECT_EQ(redact("key sk-12345678 and sk-12345678 again", "sk-12345678"),
+            "key [redacted] and [redacted] again");
+  EXPECT_EQ(redact("nothing here", "sk-12345678"), "nothing here");
   EXPECT_EQ(redact("empty key leaves text alone", ""), "empty key leaves text alone");
   // The mask must not re-match a key that is part of it.
-  EXPECT_EQ(redact("red", "red"), "[redacted]");
+  EXPECT_EQ(redact("redacted", "redacted"), "[redacted]");
+}
+
+// A placeholder key ("x", "ollama") is not a secret; redacting it would mangle every message.
+TEST(RedactTest, KeysShorterThanEightCharactersAreLeftAlone) {
+  EXPECT_EQ(redact("a bad request", "a"), "a bad request");
+  EXPECT_EQ(redact("ollama answered", "ollama"), "ollama answered");
+  EXPECT_EQ(redact("key 12345678", "12345678"), "key [redacted]");
+}
+
+TEST(RedactTest, OneLetterKeyDoesNotMangleErrorMessages) {
+  ProviderConfig config;
+  config.model = "gpt-4o";
+  config.api_key = "e";
+  const EngineError error =
+      make_error(EngineErrorKind::kBadRequest, "the model rejected", 400, config);
+  EXPECT_EQ(std::string(error.what()), "the model rejected");
 }
 
 TEST(BodyExcerptTest, TrimsCutsAndRedacts) {

@@ -95,6 +95,19 @@ TEST_F(GeminiCodecTest, EverySamplingParameter) {
       "maxOutputTokens":50,"seed":7,"stopSequences":["\n\n","END"]})"));
 }
 
+TEST_F(GeminiCodecTest, GifImagesAreRefusedBeforeSending) {
+  Request request = Request::Text("what is this?");
+  request.content.push_back(ContentPart::Image("image/gif", "GIF89a...."));
+  try {
+    encode(request);
+    ADD_FAILURE() << "a GIF was encoded";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(e.kind(), EngineErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("GIF"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("PNG or JPEG"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(GeminiCodecTest, JsonSchema) {
   SamplingParams sampling = testing::no_sampling();
   sampling.json_schema = testing::kSchema;
@@ -162,6 +175,7 @@ TEST_F(GeminiCodecTest, BlockedPrompt) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind(), EngineErrorKind::kRefusal);
   EXPECT_NE(std::string(e->what()).find("SAFETY"), std::string::npos);
+  EXPECT_EQ(e->billed(), (Usage{12, 0, 0}));  // the prompt was read, and billed
 }
 
 TEST_F(GeminiCodecTest, UnspecifiedBlockReasonIsNotABlock) {
@@ -175,9 +189,11 @@ TEST_F(GeminiCodecTest, SafetyFinishReasonsAreRefusals) {
        {"SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "RECITATION", "IMAGE_SAFETY"}) {
     // A filtered candidate usually has no content at all.
     auto e = error(200, std::string(R"({"candidates":[{"finishReason":")") + reason +
-                            R"(","index":0,"safetyRatings":[]}]})");
+                            R"(","index":0,"safetyRatings":[]}],)" +
+                            R"("usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":3}})");
     ASSERT_TRUE(e) << reason;
     EXPECT_EQ(e->kind(), EngineErrorKind::kRefusal) << reason;
+    EXPECT_EQ(e->billed(), (Usage{12, 3, 0})) << reason;
     EXPECT_NE(std::string(e->what()).find(reason), std::string::npos);
   }
 }
@@ -187,6 +203,7 @@ TEST_F(GeminiCodecTest, MaxTokensIsTruncated) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind(), EngineErrorKind::kTruncated);
   EXPECT_NE(std::string(e->what()).find("Raise max_tokens"), std::string::npos);
+  EXPECT_EQ(e->billed(), (Usage{12, 4, 0}));
 }
 
 TEST_F(GeminiCodecTest, NoTextIsEmptyAnswer) {
@@ -199,6 +216,10 @@ TEST_F(GeminiCodecTest, NoTextIsEmptyAnswer) {
     ASSERT_TRUE(e) << body;
     EXPECT_EQ(e->kind(), EngineErrorKind::kEmptyAnswer) << body;
   }
+  // Thoughts are billed as output even when no answer text came.
+  auto e = error(200, candidate_with(R"([{"text":"hidden","thought":true}])", "STOP"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->billed(), (Usage{12, 4, 0}));
 }
 
 TEST_F(GeminiCodecTest, WrongShapedBodiesAreMalformed) {

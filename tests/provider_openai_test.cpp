@@ -30,8 +30,8 @@ class OpenAiCodecTest : public ::testing::Test {
   Response decode(int status, std::string body) {
     return codec->decode(reply(status, std::move(body)), config);
   }
-  std::optional<EngineError> error(int status, std::string body) {
-    return decode_error(*codec, reply(status, std::move(body)), config);
+  std::optional<EngineError> error(int status, std::string body, http::Headers headers = {}) {
+    return decode_error(*codec, reply(status, std::move(body), std::move(headers)), config);
   }
 
   std::unique_ptr<Codec> codec = make_codec("openai");
@@ -228,6 +228,7 @@ TEST_F(OpenAiCodecTest, RefusalField) {
   EXPECT_EQ(e->kind(), EngineErrorKind::kRefusal);
   EXPECT_NE(std::string(e->what()).find("I can't help with that."), std::string::npos);
   EXPECT_FALSE(e->transient());
+  EXPECT_EQ(e->billed(), (Usage{30, 5, 0}));  // refused, but paid for
 }
 
 TEST_F(OpenAiCodecTest, ContentFilterFinishReason) {
@@ -235,6 +236,7 @@ TEST_F(OpenAiCodecTest, ContentFilterFinishReason) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind(), EngineErrorKind::kRefusal);
   EXPECT_NE(std::string(e->what()).find("content_filter"), std::string::npos);
+  EXPECT_EQ(e->billed(), (Usage{30, 5, 0}));
 }
 
 TEST_F(OpenAiCodecTest, LengthIsTruncated) {
@@ -243,6 +245,7 @@ TEST_F(OpenAiCodecTest, LengthIsTruncated) {
   EXPECT_EQ(e->kind(), EngineErrorKind::kTruncated);
   EXPECT_NE(std::string(e->what()).find("max_tokens"), std::string::npos);
   EXPECT_EQ(e->http_status(), 200);
+  EXPECT_EQ(e->billed(), (Usage{30, 5, 0}));
 }
 
 TEST_F(OpenAiCodecTest, NullOrEmptyContentIsEmptyAnswer) {
@@ -253,6 +256,7 @@ TEST_F(OpenAiCodecTest, NullOrEmptyContentIsEmptyAnswer) {
     auto e = error(200, completion(message, "stop"));
     ASSERT_TRUE(e) << message;
     EXPECT_EQ(e->kind(), EngineErrorKind::kEmptyAnswer) << message;
+    EXPECT_EQ(e->billed(), (Usage{30, 5, 0})) << message;
   }
 }
 
@@ -407,6 +411,22 @@ TEST_F(OpenAiCodecTest, NotFoundNamesTheModel) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind(), EngineErrorKind::kBadRequest);
   EXPECT_NE(std::string(e->what()).find("model name \"gpt-4o-mini\""), std::string::npos);
+}
+
+// A redirect means a wrong base URL (http for https, a web page), not a wrong model name.
+TEST_F(OpenAiCodecTest, RedirectPointsAtTheBaseUrl) {
+  for (int status : {301, 302, 307, 308}) {
+    auto e = error(status, "", {{"location", "https://api.example.com/v1/chat/completions?k=1"}});
+    ASSERT_TRUE(e) << status;
+    const std::string message = e->what();
+    EXPECT_NE(message.find("redirect to https://api.example.com/v1/chat/completions"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("?k=1"), std::string::npos) << message;
+    EXPECT_NE(message.find("base URL"), std::string::npos) << message;
+    EXPECT_EQ(message.find("model name"), std::string::npos) << message;
+    EXPECT_FALSE(e->transient());
+  }
 }
 
 TEST_F(OpenAiCodecTest, OpenRouterErrorInsideA200) {

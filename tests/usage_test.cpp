@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
-#include "test_paths.h"
+#include <filesystem>
+#include <fstream>
+
 #include "support/workloads.h"
+#include "test_paths.h"
 #include "textgrad/textgrad.h"
 #include "textgrad/usage.h"
 
@@ -32,6 +36,55 @@ TEST(Prices, ShippedTableLoadsAndCoversTheReferenceModels) {
     EXPECT_TRUE(table.find("openai", model).has_value()) << model;
   }
   EXPECT_TRUE(table.find("gemini", "gemini-2.5-flash").has_value());
+}
+
+TEST(Prices, LookedUpByTheCanonicalProvider) {
+  const PriceTable table = PriceTable::shipped();
+  // Compatible servers are priced under their own name, not under the wire format's.
+  EXPECT_TRUE(table.is_priced("deepseek", "deepseek-chat"));
+  EXPECT_TRUE(table.is_priced("groq", "llama-3.3-70b-versatile"));
+  EXPECT_FALSE(table.is_priced("together", "meta-llama/Llama-3-70b-chat-hf"));
+  EXPECT_FALSE(table.is_priced("openai", "deepseek-chat"));
+  // Local servers are free whatever the model is called.
+  for (const char* provider : {"ollama", "vllm", "lmstudio", "llamacpp"}) {
+    SCOPED_TRACE(provider);
+    const std::optional<double> cost = table.cost(provider, "gpt-4o-mini", {1000, 1000, 0});
+    ASSERT_TRUE(cost.has_value());
+    EXPECT_EQ(*cost, 0);
+  }
+  EXPECT_GT(*table.cost("openai", "gpt-4o-mini", {1000, 1000, 0}), 0);
+}
+
+TEST(Prices, ProviderKeysBeatBareKeys) {
+  const PriceTable table = PriceTable::parse(R"({
+      "gpt-4o-mini": {"input": 1, "output": 1},
+      "azure/gpt-4o": {"input": 7, "output": 7},
+      "ollama/special": {"input": 3, "output": 3}})",
+                                             "test");
+  EXPECT_DOUBLE_EQ(table.find("azure", "gpt-4o-mini")->input, 7);  // qualified, though shorter
+  EXPECT_DOUBLE_EQ(table.find("openai", "gpt-4o-mini")->input, 1);
+  EXPECT_DOUBLE_EQ(table.find("ollama", "special-1")->input,
+                   3);  // a local server priced on purpose
+  EXPECT_DOUBLE_EQ(table.find("ollama", "gpt-4o-mini")->input, 0);
+}
+
+// A data directory without prices.json keeps the shipped table; one with a prices.json
+// overrides it entry by entry.
+TEST(Prices, UserTablesOverrideTheShippedOneEntryByEntry) {
+  char pattern[] = "/tmp/textgrad-prices-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::filesystem::path dir = pattern;
+  const PriceTable without = PriceTable::builtin(dir.string());
+  EXPECT_TRUE(without.is_priced("openai", "gpt-4o"));
+  EXPECT_EQ(without.size(), PriceTable::shipped().size());
+
+  std::ofstream(dir / "prices.json") << R"({"gpt-4o": {"input": 100, "output": 200},
+                                            "mine/model": {"input": 1, "output": 2}})";
+  const PriceTable with = PriceTable::builtin(dir.string());
+  EXPECT_DOUBLE_EQ(with.find("openai", "gpt-4o")->input, 100);
+  EXPECT_TRUE(with.is_priced("mine", "model"));
+  EXPECT_TRUE(with.is_priced("anthropic", "claude-sonnet-4-5"));  // untouched entries stay
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Ledger, RecordsCallsPerPhaseWithCostAndBudget) {
@@ -88,6 +141,22 @@ TEST(Ledger, ErrorsAndUnpricedModelsAreCounted) {
   EXPECT_EQ(total.errors, 1);
   EXPECT_EQ(total.unpriced_calls, 1);
   EXPECT_EQ(total.cost_usd, 0);
+}
+
+// An answer refused for length (or by a filter) was paid for: its tokens reach the ledger.
+TEST(Ledger, BilledTokensOfFailedAnswersAreRecorded) {
+  PriceTable prices;
+  prices.set("scripted", {.input = 1'000'000, .output = 2'000'000});
+  auto ledger = std::make_shared<Ledger>(prices);
+  auto inner = std::make_shared<ScriptedEngine>([](const Request&) -> std::string {
+    throw EngineError(EngineErrorKind::kTruncated, "cut off", 200, Usage{10, 5, 0});
+  });
+  EXPECT_THROW(with_ledger(inner, ledger)->generate("q"), EngineError);
+  const Totals total = ledger->total();
+  EXPECT_EQ(total.errors, 1);
+  EXPECT_EQ(total.usage, (Usage{10, 5, 0}));
+  EXPECT_DOUBLE_EQ(total.cost_usd, 10 + 5 * 2);
+  EXPECT_EQ(total.unpriced_calls, 0);
 }
 
 }  // namespace

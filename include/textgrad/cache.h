@@ -3,10 +3,11 @@
 //   EnginePtr engine = with_cache(make_engine("openai/gpt-4o"));            // read_write
 //   EnginePtr offline = with_cache(inner, {.mode = CacheMode::kReplay});    // no network
 //
-// The key is a SHA-256 of the whole request as the inner engine would send it: provider,
-// model, system prompt, every content part (images by media type and bytes), the sampling
-// parameters actually used (the engine's defaults when the request has none) and the sample
-// index. The phase is not part of it (it is accounting only).
+// The key is a SHA-256 of the whole request as the inner engine would send it: canonical
+// provider (ollama, groq, openai, ...), wire format, endpoint (base URL without credentials,
+// Azure deployment; never the key), model, system prompt, every content part (images by media type
+// and bytes), the sampling parameters actually used (the engine's defaults when the request has
+// none) and the sample index. The phase is not part of it (it is accounting only).
 //
 // Many threads and many processes may share one file. Identical requests in flight at the
 // same time are sent once; the others wait for that answer. Errors are never stored.
@@ -63,8 +64,8 @@ struct CacheCounters {
 class CachingEngine : public Engine {
  public:
   // Opens (creating if needed) the file now; problems are reported through on_warning.
-  // The inner engine's info() is read once, here: its provider, model and default sampling
-  // become part of every key.
+  // The inner engine's info() is read once, here: its provider, wire format, endpoint, model
+  // and default sampling become part of every key.
   CachingEngine(EnginePtr inner, CacheOptions options);
   // Waits until every answer received so far is written.
   ~CachingEngine() override;

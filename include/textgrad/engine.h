@@ -92,12 +92,21 @@ struct Outcome {
 
 struct EngineInfo {
   std::string name;  // e.g. "openai/gpt-4o" or "scripted"
+  // Who serves the model: "openai", "azure", "anthropic", "gemini", "ollama", "vllm",
+  // "lmstudio", "llamacpp", "groq", "together", "openrouter", "deepseek", "scripted", ...
+  // Prices are looked up by it, and it is part of cache keys.
   std::string provider;
   std::string model;
   // nullopt: unknown (images are sent and the provider decides).
   std::optional<bool> accepts_images;
   // What a request without its own sampling parameters is sent with (part of cache keys).
   SamplingParams default_sampling;
+  // The API the requests are written in: "openai" (Chat Completions, spoken by most servers),
+  // "azure", "anthropic", "gemini"; "scripted" for in-process engines.
+  std::string wire_format;
+  // Where requests go: the base URL without user info, query or fragment, plus the deployment
+  // for Azure. Never a key. Part of cache keys, so two servers never share answers.
+  std::string endpoint;
 };
 
 class Engine {

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "textgrad/engine.h"
+
 namespace tg {
 
 // Base of every exception the library throws on purpose.
@@ -53,15 +55,20 @@ bool is_transient(EngineErrorKind kind);
 
 class EngineError : public Error {
  public:
-  EngineError(EngineErrorKind kind, const std::string& message, int http_status = 0)
-      : Error(message), kind_(kind), http_status_(http_status) {}
+  EngineError(EngineErrorKind kind, const std::string& message, int http_status = 0,
+              Usage billed = {})
+      : Error(message), kind_(kind), http_status_(http_status), billed_(billed) {}
   EngineErrorKind kind() const { return kind_; }
   int http_status() const { return http_status_; }
   bool transient() const { return is_transient(kind_); }
+  // Tokens the provider billed for the failed answer: an answer refused for length, by a
+  // content filter or safety, or with no text still costs its tokens. Zero when none.
+  const Usage& billed() const { return billed_; }
 
  private:
   EngineErrorKind kind_;
   int http_status_;
+  Usage billed_;
 };
 
 // backward() failed at one node; the message names the node. The original error is nested

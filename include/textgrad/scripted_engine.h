@@ -1,10 +1,16 @@
 // ScriptedEngine: an Engine whose answers come from a C++ function, for tests, examples and
 // dry runs. It records every request, counts calls in flight, and can delay its answers
 // (without holding a thread per call) to imitate a remote model.
+//
+// Thread-safe. Teardown: answers still delayed when the engine is destroyed are delivered at
+// once as EngineErrorKind::kCancelled errors (a Variable waiting on one never hangs); the
+// destructor waits for a delivery already running. Callbacks must not destroy the engine.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,8 +54,14 @@ class ScriptedEngine : public Engine {
   void reset();
 
  private:
+  struct Delayed {
+    Outcome outcome;
+    std::function<void(Outcome)> done;
+  };
+
   Outcome answer(const Request& request) const;
   void finish(Outcome outcome, const std::function<void(Outcome)>& done);
+  void deliver_delayed(std::uint64_t id);
 
   Responder responder_;
   Options options_;
@@ -58,6 +70,8 @@ class ScriptedEngine : public Engine {
   int in_flight_ = 0;
   int peak_in_flight_ = 0;
   Usage usage_;
+  std::map<std::uint64_t, Delayed> delayed_;  // answers waiting for their delay, by id
+  std::uint64_t next_delayed_ = 0;
   std::unique_ptr<detail::Timer> timer_;
 };
 

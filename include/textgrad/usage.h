@@ -26,21 +26,33 @@ struct Price {
   double cached_input = 0;  // input tokens served from the provider's prompt cache
 };
 
+// Prices by provider and model (see docs/engines.md, "Prices"). Keys are
+// "<provider>/<model prefix>" or a bare "<model prefix>": a provider-qualified key beats a bare
+// one, and among keys of one kind the longest matching prefix wins. Local servers (ollama,
+// vllm, lmstudio, llamacpp) are free unless a "<provider>/" key prices them; bare keys never
+// apply to them.
 class PriceTable {
  public:
   PriceTable() = default;
-  // data/prices.json from the data directory (see find_data_dir); throws if it is missing.
+  // The table shipped as data/prices.json, compiled into the library: always available.
+  static PriceTable shipped();
+  // shipped(), overridden entry by entry by <data_dir>/prices.json when data_dir is given and
+  // holds one. Throws ParseError when that file is not a valid price table.
   static PriceTable builtin(const std::string& data_dir = "");
   // A JSON object {"<provider>/<model prefix>" or "<model prefix>": {"input": ..,
-  // "output": .., "cached_input": ..}}; keys starting with '_' are comments.
+  // "output": .., "cached_input": ..}} (dollars per million tokens; cached_input defaults to
+  // input); keys starting with '_' are comments.
   static PriceTable load(const std::string& path);
   static PriceTable parse(const std::string& json_text, const std::string& origin);
 
   void set(const std::string& key, Price price);
   // Entries of `overrides` replace or add to this table's.
   void merge(const PriceTable& overrides);
-  // The longest key that prefixes "<provider>/<model>" or "<model>".
+  // The price of `model` served by `provider` (the canonical provider, EngineInfo::provider).
   std::optional<Price> find(const std::string& provider, const std::string& model) const;
+  // True when find() has a price (local servers count as priced: they are free). A dollar
+  // budget means nothing for an unpriced model.
+  bool is_priced(const std::string& provider, const std::string& model) const;
   // Dollars for one answer; nullopt when the model has no price.
   std::optional<double> cost(const std::string& provider, const std::string& model,
                              const Usage& usage) const;

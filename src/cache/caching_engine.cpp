@@ -163,14 +163,23 @@ CachingEngine::Core::~Core() {
 }
 
 void CachingEngine::Core::open() {
+  const bool read_only = cache::is_read_only(options.path);
+  if (read_only && options.mode != CacheMode::kReplay) {
+    warn_once("read-only",
+              "response cache " + options.path +
+                  " is read-only (the file or its directory cannot be written): "
+                  "answers are looked up in it but new ones are not stored. Point "
+                  "TEXTGRAD_CACHE_DIR (or --cache) at a writable place to store them.");
+  }
   try {
     // The writer creates the file and the table, so it opens first.
-    if (options.mode != CacheMode::kReplay) {
+    if (options.mode != CacheMode::kReplay && !read_only) {
       writer_ = std::make_unique<cache::Writer>(options.path, options.busy_timeout);
     }
     if (options.mode != CacheMode::kRefresh) {
       reader_ = std::make_unique<cache::Reader>(options.path, options.busy_timeout,
-                                                std::min(options.busy_timeout, kMaxLookupWait));
+                                                std::min(options.busy_timeout, kMaxLookupWait),
+                                                read_only);
     }
   } catch (const StoreFailure& failure) {
     writer_.reset();

@@ -17,7 +17,8 @@ namespace tg {
 namespace {
 
 // Bump when the serialization below changes.
-constexpr std::string_view kKeyVersion = "textgrad-cpp response cache key v1";
+// v2: the canonical provider, the wire format and the endpoint joined the key.
+constexpr std::string_view kKeyVersion = "textgrad-cpp response cache key v2";
 
 const EVP_MD* sha256() {
   // An explicit fetch, done once, avoids OpenSSL 3's implicit fetch on every digest.
@@ -125,6 +126,8 @@ std::string cache_key(const EngineInfo& info, const Request& request) {
   KeyHasher h;
   h.bytes(kKeyVersion);
   h.bytes(info.provider);
+  h.bytes(info.wire_format);
+  h.bytes(info.endpoint);
   h.bytes(info.model);
   h.bytes(request.system_prompt);
   hash_content(h, request.content);

@@ -1,7 +1,11 @@
 #include "cache/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <system_error>
 #include <thread>
@@ -45,18 +49,57 @@ bool is_busy_code(int code) {
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
 }
 
+// Note [Private cache files]
+// The cache holds every prompt and answer, so the directories it creates are 0700 and the
+// file 0600 (SQLite gives the -wal and -shm files the database file's permissions).
+// Directories that already exist (~/.cache) are left as they are.
 void create_parent_directories(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (parent.empty()) return;
+  std::vector<std::filesystem::path> missing;
   std::error_code error;
-  std::filesystem::create_directories(parent, error);
-  if (error) {
-    throw StoreFailure(SQLITE_CANTOPEN,
-                       "cannot create the directory " + parent.string() + ": " + error.message());
+  for (auto dir = parent; !dir.empty() && !std::filesystem::exists(dir, error);
+       dir = dir.parent_path()) {
+    missing.push_back(dir);
+    if (dir == dir.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      throw StoreFailure(SQLITE_CANTOPEN, "cannot create the directory " + it->string() + ": " +
+                                              std::generic_category().message(errno));
+    }
   }
 }
 
+// Creates the file 0600 before SQLite would create it with the umask's default (0644).
+void create_private_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);  // EEXIST: it is there already; other errors surface in open
+}
+
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : std::filesystem::absolute(path).string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+      uri += kHex[static_cast<unsigned char>(c) & 0xF];
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 }  // namespace
+
+bool is_read_only(const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0) return false;  // missing: created when writing
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  return ::access(path.c_str(), W_OK) != 0 || ::access(dir.c_str(), W_OK) != 0;
+}
 
 bool StoreFailure::busy() const { return is_busy_code(code_); }
 
@@ -151,12 +194,20 @@ void Statement::reset() {
 Connection::Connection(const std::string& path, Options options) : path_(path), options_(options) {
   if (options_.create) {
     create_parent_directories(path_);
+    create_private_file(path_);
   } else if (!std::filesystem::exists(path_)) {
     throw StoreFailure(SQLITE_NOTFOUND, "the cache file " + path_ + " does not exist");
   }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (options_.create) flags |= SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  int rc = SQLITE_OK;
+  if (options_.read_only) {
+    // Immutable: no lock files, no WAL to create, so it works where nothing can be written.
+    rc = sqlite3_open_v2(immutable_uri(path_).c_str(), &db_,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+  } else {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (options_.create) flags |= SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  }
   try {
     if (rc != SQLITE_OK) throw failure(db_, rc);
     configure();
@@ -173,6 +224,11 @@ Connection::~Connection() { sqlite3_close_v2(db_); }
 void Connection::configure() {
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, static_cast<int>(options_.busy_timeout.count()));
+  if (options_.read_only) {
+    // The first read of the file, where garbage is detected (SQLITE_NOTADB).
+    exec("PRAGMA schema_version");
+    return;
+  }
   // A cache can afford to lose the last commits on power loss, not to fsync every answer.
   exec("PRAGMA synchronous=NORMAL");
   // WAL lets readers in other processes proceed while one writes; the setting is stored in
@@ -227,8 +283,8 @@ std::int64_t Connection::changes() const { return sqlite3_changes64(db_); }
 // --- Reader and Writer ---
 
 Reader::Reader(const std::string& path, std::chrono::milliseconds open_timeout,
-               std::chrono::milliseconds lookup_timeout)
-    : connection_(path, {.busy_timeout = open_timeout, .create = false}),
+               std::chrono::milliseconds lookup_timeout, bool read_only)
+    : connection_(path, {.busy_timeout = open_timeout, .create = false, .read_only = read_only}),
       select_(connection_.get(), kSelect) {
   connection_.set_busy_timeout(lookup_timeout);
 }

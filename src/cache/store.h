@@ -68,7 +68,9 @@ class Connection {
  public:
   struct Options {
     std::chrono::milliseconds busy_timeout{5000};
-    bool create = false;  // create missing directories, the file and the table
+    bool create = false;  // create missing directories (0700), the file (0600) and the table
+    // Read-only media: no WAL, no locks (the file is opened immutable); see is_read_only().
+    bool read_only = false;
   };
   Connection(const std::string& path, Options options);
   ~Connection();
@@ -92,12 +94,16 @@ class Connection {
   sqlite3* db_ = nullptr;
 };
 
+// True when the cache file exists but cannot be written: the file, or the directory that must
+// hold its write-ahead log, is not writable (read-only media, a shared read-only copy).
+bool is_read_only(const std::string& path);
+
 // Looks answers up by key with a statement prepared once.
 class Reader {
  public:
   // Opening may wait `open_timeout` for a lock; each lookup at most `lookup_timeout`.
   Reader(const std::string& path, std::chrono::milliseconds open_timeout,
-         std::chrono::milliseconds lookup_timeout);
+         std::chrono::milliseconds lookup_timeout, bool read_only = false);
   std::optional<Response> find(const std::string& key);
 
  private:

@@ -11,45 +11,31 @@
 #include <fmt/format.h>
 
 #include "textgrad/errors.h"
+#include "util/redact.h"
+#include "util/text.h"
 
 namespace tg::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Shorter values are placeholders ("ollama", "none") that also occur in ordinary text;
-// redacting them would corrupt answers without protecting anything.
-constexpr std::size_t kMinSecretLength = 8;
-constexpr std::string_view kRedacted = "[REDACTED]";
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool looks_like_credential_header(std::string_view name) {
-  const std::string key = lower(name);
+  const std::string key = util::lower(name);
   for (std::string_view marker : {"auth", "key", "token", "secret", "cookie"}) {
     if (key.find(marker) != std::string::npos) return true;
   }
   return false;
 }
 
-std::vector<std::string> collect_secrets(const providers::ProviderConfig& config) {
-  std::vector<std::string> secrets;
-  const auto add = [&secrets](std::string value) {
-    if (value.size() >= kMinSecretLength) secrets.push_back(std::move(value));
-  };
-  add(config.api_key);
+// Note [Which secrets are redacted] (util/redact.h) says which values are too short.
+util::Redactor collect_secrets(const providers::ProviderConfig& config) {
+  util::Redactor secrets;
+  secrets.add(config.api_key);
   for (const auto& [name, value] : config.extra_headers) {
     if (!looks_like_credential_header(name)) continue;
-    add(value);
-    if (lower(value).starts_with("bearer ")) add(value.substr(7));
+    secrets.add(value);
+    if (util::lower(value).starts_with("bearer ")) secrets.add(value.substr(7));
   }
-  // Longest first, so a secret containing another is replaced whole.
-  std::ranges::sort(secrets,
-                    [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   return secrets;
 }
 
@@ -59,16 +45,27 @@ double jitter() {
 }
 
 std::optional<bool> parse_should_retry(const http::HttpResponse& response) {
-  const std::string value = lower(response.header("x-should-retry"));
+  const std::string value = util::lower(response.header("x-should-retry"));
   if (value == "true") return true;
   if (value == "false") return false;
   return std::nullopt;
 }
 
+// Note [Endpoint in the cache key]
+// Two servers may serve different models under one name (llama3 on two hosts, or OpenAI's
+// URL pointed at a proxy), so the endpoint is part of EngineInfo and of every cache key.
+// Only the parts that pick the server and the route are kept: user info and the query can
+// carry credentials and never name a different model.
+std::string endpoint_of(const providers::ProviderConfig& config) {
+  std::string endpoint = http::url_without_credentials(config.base_url);
+  if (config.wire_format == "azure") endpoint += "/openai/deployments/" + config.model;
+  return endpoint;
+}
+
 }  // namespace
 
 std::optional<bool> known_image_support(std::string_view model) {
-  const std::string name = lower(model);
+  const std::string name = util::lower(model);
   static constexpr std::string_view kTextOnly[] = {
       "gpt-3.5",           "gpt-35",   "o1-mini",        "o1-preview",  "o3-mini", "deepseek-chat",
       "deepseek-reasoner", "claude-2", "claude-instant", "text-davinci"};
@@ -85,20 +82,10 @@ struct HttpEngine::Core {
   std::unique_ptr<const providers::Codec> codec;
   HttpEngineOptions options;
   std::weak_ptr<http::Transport> transport;
-  std::vector<std::string> secrets;
+  util::Redactor redact;
 
   mutable std::mutex mutex;
   EngineStats stats;  // guarded by mutex
-
-  std::string redact(std::string text) const {
-    for (const std::string& secret : secrets) {
-      for (std::size_t at = text.find(secret); at != std::string::npos;
-           at = text.find(secret, at + kRedacted.size())) {
-        text.replace(at, secret.size(), kRedacted);
-      }
-    }
-    return text;
-  }
 
   // Every message leaving the engine passes here: named, and scrubbed of credentials.
   std::string message(std::string_view text) const {
@@ -131,16 +118,25 @@ void fail(const CallPtr& call, std::exception_ptr error) {
   done(Outcome{std::move(error), {}});
 }
 
-void fail(const CallPtr& call, EngineErrorKind kind, std::string_view text, int status = 0) {
+void fail(const CallPtr& call, EngineErrorKind kind, std::string_view text, int status = 0,
+          const Usage& billed = {}) {
   // A statement of its own: the temporary EngineError shares its message buffer with the
   // copy in the exception_ptr and must be gone before another thread receives that copy.
   std::exception_ptr error =
-      std::make_exception_ptr(EngineError(kind, call->core->message(text), status));
+      std::make_exception_ptr(EngineError(kind, call->core->message(text), status, billed));
   fail(call, std::move(error));
 }
 
 void succeed(const CallPtr& call, Response response) {
   const HttpEngine::Core& core = *call->core;
+  if (response.text.size() > core.options.max_answer_bytes) {
+    fail(call, EngineErrorKind::kMalformed,
+         fmt::format("the answer is {} bytes long, more than the {}-byte limit; ask for a shorter "
+                     "answer (lower max_tokens) or raise EngineOptions::max_answer_bytes",
+                     response.text.size(), core.options.max_answer_bytes),
+         0, response.usage);
+    return;
+  }
   response.text = core.redact(std::move(response.text));
   response.model = response.model.empty() ? core.config.model : core.redact(response.model);
   response.latency_ms =
@@ -171,11 +167,16 @@ void retry_or_fail(const CallPtr& call, const AttemptFailure& failure, std::stri
     call->core->count([](EngineStats& stats) { ++stats.retries; });
     const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::duration<double>(decision.delay_s));
-    send_attempt(call, delay);
+    if (const std::shared_ptr<tg::Clock>& clock = call->core->options.clock) {
+      clock->wake_at(clock->now() + delay,
+                     [call] { send_attempt(call, std::chrono::milliseconds(0)); });
+    } else {
+      send_attempt(call, delay);
+    }
     return;
   }
   const std::string note = give_up_note(decision, call->attempts, is_retryable(failure));
-  fail(call, failure.kind, std::string(text) + note, failure.http_status);
+  fail(call, failure.kind, std::string(text) + note, failure.http_status, failure.billed);
 }
 
 void on_http_response(const CallPtr& call, const http::HttpResponse& response) {
@@ -188,6 +189,7 @@ void on_http_response(const CallPtr& call, const http::HttpResponse& response) {
   } catch (const EngineError& error) {
     failure.kind = error.kind();
     failure.http_status = error.http_status() != 0 ? error.http_status() : response.status;
+    failure.billed = error.billed();
     text = error.what();
   } catch (const std::exception& error) {
     failure.kind = EngineErrorKind::kMalformed;
@@ -242,8 +244,10 @@ HttpEngine::HttpEngine(providers::ProviderConfig config, std::unique_ptr<provide
     : core_(std::make_shared<Core>()), transport_(std::move(transport)) {
   if (!codec) throw InvalidArgument("HttpEngine needs a codec");
   if (!transport_) throw InvalidArgument("HttpEngine needs a transport");
+  if (config.provider.empty()) config.provider = config.wire_format;
+  if (config.wire_format.empty()) config.wire_format = config.provider;
   if (options.name.empty()) options.name = config.provider + "/" + config.model;
-  core_->secrets = collect_secrets(config);
+  core_->redact = collect_secrets(config);
   core_->config = std::move(config);
   core_->codec = std::move(codec);
   core_->options = std::move(options);
@@ -260,6 +264,8 @@ EngineInfo HttpEngine::info() const {
   info.name = core.options.name;
   info.provider = core.config.provider;
   info.model = core.config.model;
+  info.wire_format = core.config.wire_format;
+  info.endpoint = endpoint_of(core.config);
   info.accepts_images = images;
   info.default_sampling = core.options.sampling;
   return info;
@@ -279,7 +285,8 @@ void HttpEngine::submit(Request request, std::function<void(Outcome)> done) {
                      core_->config.model));
     return;
   }
-  const SamplingParams sampling = request.sampling.value_or(core_->options.sampling);
+  const SamplingParams sampling =
+      core_->options.capabilities.filter(request.sampling.value_or(core_->options.sampling));
   http::HttpRequest http_request;
   try {
     http_request = core_->codec->encode(request, sampling, core_->config);

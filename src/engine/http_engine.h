@@ -12,6 +12,7 @@
 #include "http/transport.h"
 #include "textgrad/engine.h"
 #include "textgrad/engines.h"
+#include "textgrad/limits.h"
 
 namespace tg::engine {
 
@@ -22,6 +23,11 @@ struct HttpEngineOptions {
   double timeout_s = 600;
   double connect_timeout_s = 10;
   std::optional<bool> accepts_images;  // nullopt: known_image_support(model)
+  // Sampling parameters the model rejects are left out of every request.
+  ModelCapabilities capabilities;
+  std::size_t max_answer_bytes = 2u << 20;  // EngineOptions::max_answer_bytes
+  // Waits between attempts; nullptr: the transport's own timer.
+  std::shared_ptr<Clock> clock;
 };
 
 // false for model families known to be text-only; nullopt when unknown (images are sent and
@@ -56,6 +62,7 @@ struct EngineSpec {
   std::string name;  // canonical "provider/model"
   providers::ProviderConfig config;
   std::optional<bool> accepts_images;
+  ModelCapabilities capabilities;
 };
 
 // Implemented in registry.cpp. Throws InvalidArgument like make_engine.

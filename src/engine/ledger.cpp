@@ -4,14 +4,25 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "textgrad/data.h"
+#include "engine/model_keys.h"
+#include "engine/shipped_tables.h"
 #include "textgrad/usage.h"
 #include "util/text.h"
 
 namespace tg {
 
+PriceTable PriceTable::shipped() {
+  static const PriceTable table = parse(std::string(engine::kShippedPrices), "data/prices.json");
+  return table;
+}
+
 PriceTable PriceTable::builtin(const std::string& data_dir) {
-  return load((std::filesystem::path(find_data_dir(data_dir)) / "prices.json").string());
+  PriceTable table = shipped();
+  if (data_dir.empty()) return table;
+  const std::filesystem::path user = std::filesystem::path(data_dir) / "prices.json";
+  std::error_code error;
+  if (std::filesystem::is_regular_file(user, error)) table.merge(load(user.string()));
+  return table;
 }
 
 PriceTable PriceTable::load(const std::string& path) { return parse(util::read_file(path), path); }
@@ -47,19 +58,18 @@ void PriceTable::merge(const PriceTable& overrides) {
   for (const auto& [key, price] : overrides.prices_) prices_[key] = price;
 }
 
+// Note [Model table keys] (engine/model_keys.h) gives the matching rule.
 std::optional<Price> PriceTable::find(const std::string& provider, const std::string& model) const {
-  const std::string qualified = provider + "/" + model;
-  const Price* best = nullptr;
-  size_t best_length = 0;
-  for (const auto& entry : prices_) {
-    const std::string& key = entry.first;
-    if ((qualified.starts_with(key) || model.starts_with(key)) && key.size() >= best_length) {
-      best = &entry.second;
-      best_length = key.size();
-    }
+  const bool local = engine::is_local_provider(provider);
+  if (const Price* price = engine::find_by_model_key(prices_, provider, model, !local)) {
+    return *price;
   }
-  if (!best) return std::nullopt;
-  return *best;
+  if (local) return Price{};
+  return std::nullopt;
+}
+
+bool PriceTable::is_priced(const std::string& provider, const std::string& model) const {
+  return find(provider, model).has_value();
 }
 
 std::optional<double> PriceTable::cost(const std::string& provider, const std::string& model,
@@ -77,7 +87,9 @@ void Totals::add(const CallRecord& record) {
   ++calls;
   if (record.from_cache) ++cache_hits;
   if (!record.ok) ++errors;
-  if (record.ok && !record.from_cache) {
+  // A failed call counts when it was billed (an answer refused for length or by a filter).
+  const bool billed = record.ok || record.usage != Usage{};
+  if (billed && !record.from_cache) {
     usage += record.usage;
     if (!record.priced) ++unpriced_calls;
   }
@@ -183,15 +195,18 @@ class LedgerEngine : public Engine {
       record.ok = false;
       try {
         std::rethrow_exception(outcome.error);
+      } catch (const EngineError& e) {
+        record.error = e.what();
+        record.usage = e.billed();
       } catch (const std::exception& e) {
         record.error = e.what();
       } catch (...) {
         record.error = "unknown error";
       }
-      return record;
+    } else {
+      record.usage = outcome.response.usage;
+      record.from_cache = outcome.response.from_cache;
     }
-    record.usage = outcome.response.usage;
-    record.from_cache = outcome.response.from_cache;
     std::optional<double> cost = ledger.prices().cost(info.provider, record.model, record.usage);
     record.priced = cost.has_value();
     record.cost_usd = record.from_cache ? 0 : cost.value_or(0);

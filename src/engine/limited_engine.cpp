@@ -1,19 +1,25 @@
 // Note [Pumping the queue]
 // Completions and submissions both try to start queued calls. Only one thread pumps at a
-// time; others leave a note (repump_) and return, so a synchronous inner engine cannot recurse
-// without bound and no wake-up is lost. Calls are started outside the lock because the inner
-// engine may complete them on the spot.
+// time; the others return at once, so a synchronous inner engine cannot recurse without bound.
+// The pumper looks at the queue again after starting calls and stops only in the critical
+// section that found nothing to start, so no wake-up is lost. Calls are started outside the lock
+// because the inner engine may complete them on the spot, and the clock is asked for a wake-up
+// outside it too because a test clock may wake us inline.
+#include <atomic>
 #include <deque>
 #include <mutex>
-
+#include <optional>
 #include <thread>
+#include <vector>
+
 #include "textgrad/errors.h"
 #include "textgrad/limits.h"
 
 namespace tg {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::TimePoint;
+constexpr auto kWindow = std::chrono::minutes(1);
 
 std::int64_t estimate_prompt_tokens(const Request& request) {
   size_t chars = request.system_prompt.size();
@@ -23,9 +29,47 @@ std::int64_t estimate_prompt_tokens(const Request& request) {
   return static_cast<std::int64_t>(chars / 4 + 1);
 }
 
+// Runs `done` and swallows what it throws: one bad callback must not stop the queue.
+void deliver(const std::function<void(Outcome)>& done, Outcome outcome) noexcept {
+  try {
+    done(std::move(outcome));
+  } catch (...) {
+  }
+}
+
+class SystemClock final : public Clock {
+ public:
+  TimePoint now() const override { return std::chrono::steady_clock::now(); }
+  void wake_at(TimePoint when, std::function<void()> wake) override {
+    // A detached sleeper rather than an owned timer thread: the callback may end up holding
+    // the last reference to its engine, which must not join its own thread in its destructor.
+    std::thread([when, wake = std::move(wake)] {
+      std::this_thread::sleep_until(when);
+      wake();
+    }).detach();
+  }
+};
+
 class LimitedEngine : public Engine, public std::enable_shared_from_this<LimitedEngine> {
  public:
-  LimitedEngine(EnginePtr inner, RateLimits limits) : inner_(std::move(inner)), limits_(limits) {}
+  LimitedEngine(EnginePtr inner, RateLimits limits, std::shared_ptr<Clock> clock)
+      : inner_(std::move(inner)), limits_(limits), clock_(std::move(clock)) {}
+
+  ~LimitedEngine() override {
+    std::deque<Pending> queued;
+    {
+      std::lock_guard lock(mu_);
+      queued.swap(queue_);
+    }
+    for (Pending& pending : queued) {
+      deliver(pending.done,
+              Outcome{std::make_exception_ptr(EngineError(
+                          EngineErrorKind::kCancelled,
+                          "the rate-limited engine was destroyed while this request waited in "
+                          "its queue; keep the engine alive until every request completes")),
+                      {}});
+    }
+  }
 
   EngineInfo info() const override { return inner_->info(); }
 
@@ -43,45 +87,42 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
     std::function<void(Outcome)> done;
   };
   struct Sent {
-    Clock::time_point at;
+    TimePoint at;
     std::int64_t tokens;
   };
 
   void pump() {
     {
       std::lock_guard lock(mu_);
-      if (pumping_) {
-        repump_ = true;
-        return;
-      }
+      if (pumping_) return;
       pumping_ = true;
     }
     while (true) {
       std::vector<Pending> ready;
+      std::optional<TimePoint> wake;
       {
         std::lock_guard lock(mu_);
-        repump_ = false;
-        take_ready(ready);
-        if (ready.empty()) {
-          if (repump_) continue;
-          pumping_ = false;
-          return;
-        }
+        wake = take_ready(ready);
+        // Nothing can start: stop pumping in the same critical section that looked, so a
+        // submit or completion after it pumps itself.
+        if (ready.empty()) pumping_ = false;
       }
-      for (Pending& p : ready) start(std::move(p));
+      if (wake) schedule_wake(*wake);
+      if (ready.empty()) return;
+      for (Pending& pending : ready) start(std::move(pending));
     }
   }
 
-  // Moves the calls that fit the limits now from the queue to `ready`; schedules a wake-up
-  // when the head of the queue waits for the rate window.
-  void take_ready(std::vector<Pending>& ready) {
-    const Clock::time_point now = Clock::now();
-    while (!window_.empty() && now - window_.front().at >= std::chrono::minutes(1)) {
+  // Moves the calls that fit the limits now from the queue to `ready`. Returns when to look
+  // again if the head of the queue waits for the rate window and no wake-up is scheduled.
+  std::optional<TimePoint> take_ready(std::vector<Pending>& ready) {
+    const TimePoint now = clock_->now();
+    while (!window_.empty() && now - window_.front().at >= kWindow) {
       window_tokens_ -= window_.front().tokens;
       window_.pop_front();
     }
     while (!queue_.empty()) {
-      if (limits_.max_in_flight > 0 && in_flight_ >= limits_.max_in_flight) return;
+      if (limits_.max_in_flight > 0 && in_flight_ >= limits_.max_in_flight) return std::nullopt;
       const std::int64_t tokens = estimate_prompt_tokens(queue_.front().request);
       const bool rpm_full = limits_.requests_per_minute > 0 &&
                             static_cast<double>(window_.size()) >= limits_.requests_per_minute;
@@ -89,8 +130,9 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
           limits_.tokens_per_minute > 0 && !window_.empty() &&
           static_cast<double>(window_tokens_ + tokens) > limits_.tokens_per_minute;
       if (rpm_full || tpm_full) {
-        wake_at(window_.front().at + std::chrono::minutes(1));
-        return;
+        if (wake_scheduled_) return std::nullopt;
+        wake_scheduled_ = true;
+        return window_.front().at + kWindow;
       }
       window_.push_back({now, tokens});
       window_tokens_ += tokens;
@@ -98,16 +140,12 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
       ready.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    return std::nullopt;
   }
 
-  void wake_at(Clock::time_point when) {
-    if (wake_scheduled_) return;
-    wake_scheduled_ = true;
-    // A detached sleeper rather than an owned timer thread: it may end up holding the last
-    // reference, and an engine must not join its own thread in its destructor.
+  void schedule_wake(TimePoint when) {
     std::weak_ptr<LimitedEngine> weak = weak_from_this();
-    std::thread([weak, when] {
-      std::this_thread::sleep_until(when);
+    clock_->wake_at(when, [weak] {
       if (auto self = weak.lock()) {
         {
           std::lock_guard lock(self->mu_);
@@ -115,16 +153,28 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
         }
         self->pump();
       }
-    }).detach();
+    });
   }
 
-  void start(Pending pending) {
+  // Never throws: an inner engine that throws instead of calling back fails just this call.
+  void start(Pending pending) noexcept {
     std::weak_ptr<LimitedEngine> weak = weak_from_this();
-    inner_->submit(std::move(pending.request),
-                   [weak, done = std::move(pending.done)](Outcome outcome) {
-                     if (auto self = weak.lock()) self->finished();
-                     done(std::move(outcome));
-                   });
+    auto done = std::make_shared<std::function<void(Outcome)>>(std::move(pending.done));
+    auto completed = std::make_shared<std::atomic<bool>>(false);
+    try {
+      inner_->submit(std::move(pending.request), [weak, done, completed](Outcome outcome) {
+        if (completed->exchange(true)) return;
+        if (auto self = weak.lock()) self->finished();
+        deliver(*done, std::move(outcome));
+      });
+    } catch (...) {
+      if (completed->exchange(true)) return;  // it called back, then threw
+      {
+        std::lock_guard lock(mu_);
+        --in_flight_;  // the pump we are in takes the freed slot on its next round
+      }
+      deliver(*done, Outcome{std::current_exception(), {}});
+    }
   }
 
   void finished() {
@@ -137,24 +187,30 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
 
   EnginePtr inner_;
   const RateLimits limits_;
+  const std::shared_ptr<Clock> clock_;
   std::mutex mu_;
   std::deque<Pending> queue_;
   std::deque<Sent> window_;
   std::int64_t window_tokens_ = 0;
   int in_flight_ = 0;
   bool pumping_ = false;
-  bool repump_ = false;
   bool wake_scheduled_ = false;
 };
 
 }  // namespace
 
-EnginePtr with_limits(EnginePtr inner, RateLimits limits) {
+std::shared_ptr<Clock> system_clock() {
+  static const std::shared_ptr<Clock> clock = std::make_shared<SystemClock>();
+  return clock;
+}
+
+EnginePtr with_limits(EnginePtr inner, RateLimits limits, std::shared_ptr<Clock> clock) {
   if (!inner) throw InvalidArgument("with_limits needs an engine to wrap");
   if (limits.max_in_flight < 0 || limits.requests_per_minute < 0 || limits.tokens_per_minute < 0) {
     throw InvalidArgument("rate limits must be zero (unlimited) or positive");
   }
-  return std::make_shared<LimitedEngine>(std::move(inner), limits);
+  return std::make_shared<LimitedEngine>(std::move(inner), limits,
+                                         clock ? std::move(clock) : system_clock());
 }
 
 }  // namespace tg

@@ -15,6 +15,7 @@
 #include "engine/http_engine.h"
 #include "textgrad/engines.h"
 #include "textgrad/errors.h"
+#include "util/text.h"
 
 namespace tg {
 namespace engine {
@@ -105,12 +106,6 @@ const ProviderInfo* find_provider(std::string_view name) {
   return nullptr;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool is_openai_model(std::string_view model) {
   const bool o_series = model.size() >= 2 && model[0] == 'o' &&
                         std::isdigit(static_cast<unsigned char>(model[1])) != 0;
@@ -121,7 +116,7 @@ bool is_openai_model(std::string_view model) {
 
 // Provider of a bare model name, or nullptr.
 const ProviderInfo* provider_of_bare_name(std::string_view name) {
-  const std::string model = lower(name);
+  const std::string model = util::lower(name);
   if (is_openai_model(model)) return find_provider("openai");
   if (model.find("claude") != std::string::npos) return find_provider("anthropic");
   if (model.find("gemini") != std::string::npos) return find_provider("gemini");
@@ -224,13 +219,19 @@ EngineSpec resolve_engine_spec(std::string_view raw_name, const EngineOptions& o
   const ProviderInfo& provider = *parsed->provider;
   EngineSpec spec;
   spec.name = fmt::format("{}/{}", provider.name, parsed->model);
-  spec.config.provider = std::string(provider.codec);
+  spec.config.provider = std::string(provider.name);
+  spec.config.wire_format = std::string(provider.codec);
   spec.config.model = parsed->model;
   spec.config.base_url = resolve_base_url(provider, options, spec.name);
   spec.config.api_key = resolve_key(provider, options, spec.name);
   if (provider.name == "azure") spec.config.azure_api_version = resolve_azure_version(options);
-  spec.config.use_max_completion_tokens =
-      options.use_max_completion_tokens.value_or(provider.max_completion_tokens);
+  CapabilityTable capabilities = CapabilityTable::shipped();
+  if (!options.model_table_path.empty()) {
+    capabilities.merge(CapabilityTable::load(options.model_table_path));
+  }
+  spec.capabilities = capabilities.find(spec.config.provider, spec.config.model);
+  spec.config.use_max_completion_tokens = options.use_max_completion_tokens.value_or(
+      spec.capabilities.max_completion_tokens.value_or(provider.max_completion_tokens));
   spec.config.extra_headers = options.extra_headers;
   spec.accepts_images = options.accepts_images;
   return spec;
@@ -246,7 +247,7 @@ std::shared_ptr<http::Transport> make_transport(long max_connections_per_host) {
 
 EnginePtr make_engine(std::string_view name, const EngineOptions& options) {
   engine::EngineSpec spec = engine::resolve_engine_spec(name, options);
-  std::unique_ptr<providers::Codec> codec = providers::make_codec(spec.config.provider);
+  std::unique_ptr<providers::Codec> codec = providers::make_codec(spec.config.wire_format);
   // One transport per engine unless the caller shares one: no process-wide state whose
   // I/O thread would outlive main() or couple unrelated engines (and tests).
   std::shared_ptr<http::Transport> transport =
@@ -259,6 +260,9 @@ EnginePtr make_engine(std::string_view name, const EngineOptions& options) {
   engine_options.timeout_s = options.timeout_s;
   engine_options.connect_timeout_s = options.connect_timeout_s;
   engine_options.accepts_images = spec.accepts_images;
+  engine_options.capabilities = spec.capabilities;
+  engine_options.max_answer_bytes = options.max_answer_bytes;
+  engine_options.clock = options.clock;
   return std::make_shared<engine::HttpEngine>(std::move(spec.config), std::move(codec),
                                               std::move(transport), std::move(engine_options));
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "textgrad/engine.h"
 #include "textgrad/errors.h"
 
 namespace tg::engine {
@@ -26,6 +27,8 @@ struct AttemptFailure {
   std::optional<bool> server_says_retry;
   // False when the transport knows repeating cannot help (TLS verification, bad URL).
   bool retryable = true;
+  // Tokens billed for the failed answer (a refused or truncated answer still costs them).
+  Usage billed;
 };
 
 struct RetryDecision {

@@ -22,7 +22,27 @@ ScriptedEngine::ScriptedEngine(Responder responder, Options options)
   if (options_.delay.count() > 0) timer_ = std::make_unique<detail::Timer>();
 }
 
-ScriptedEngine::~ScriptedEngine() = default;
+ScriptedEngine::~ScriptedEngine() {
+  // Stops the timer first (waiting for a delivery in progress), so nothing else touches
+  // delayed_ while the rest fails.
+  timer_.reset();
+  std::map<std::uint64_t, Delayed> cancelled;
+  {
+    std::lock_guard lock(mu_);
+    cancelled.swap(delayed_);
+  }
+  for (auto& [id, delayed] : cancelled) {
+    try {
+      finish(Outcome{std::make_exception_ptr(EngineError(
+                         EngineErrorKind::kCancelled,
+                         options_.name + " was destroyed before its delayed answer was due")),
+                     {}},
+             delayed.done);
+    } catch (...) {
+      // A destructor must not throw; the other callers still get their answer.
+    }
+  }
+}
 
 std::shared_ptr<ScriptedEngine> ScriptedEngine::echo() { return echo(Options{}); }
 
@@ -32,7 +52,13 @@ std::shared_ptr<ScriptedEngine> ScriptedEngine::echo(Options options) {
 }
 
 EngineInfo ScriptedEngine::info() const {
-  return {options_.name, "scripted", options_.name, options_.accepts_images};
+  EngineInfo info;
+  info.name = options_.name;
+  info.provider = "scripted";
+  info.model = options_.name;
+  info.wire_format = "scripted";
+  info.accepts_images = options_.accepts_images;
+  return info;
 }
 
 Outcome ScriptedEngine::answer(const Request& request) const {
@@ -74,9 +100,27 @@ void ScriptedEngine::submit(Request request, std::function<void(Outcome)> done) 
     return;
   }
   // Answer now, deliver later: the delay imitates network latency without a thread per call.
-  auto outcome = std::make_shared<Outcome>(answer(request));
+  Delayed delayed{answer(request), std::move(done)};
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    id = next_delayed_++;
+    delayed_.emplace(id, std::move(delayed));
+  }
   timer_->schedule(detail::Timer::Clock::now() + options_.delay,
-                   [this, outcome, done = std::move(done)] { finish(std::move(*outcome), done); });
+                   [this, id] { deliver_delayed(id); });
+}
+
+void ScriptedEngine::deliver_delayed(std::uint64_t id) {
+  Delayed delayed;
+  {
+    std::lock_guard lock(mu_);
+    auto it = delayed_.find(id);
+    if (it == delayed_.end()) return;
+    delayed = std::move(it->second);
+    delayed_.erase(it);
+  }
+  finish(std::move(delayed.outcome), delayed.done);
 }
 
 std::vector<Request> ScriptedEngine::requests() const {

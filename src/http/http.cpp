@@ -3,22 +3,33 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/text.h"
+
 namespace tg::http {
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
-}
-}  // namespace
-
-std::string HttpResponse::header(std::string_view name) const {
+std::string header_value(const Headers& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
-    if (iequals(key, name)) return value;
+    if (util::equals_ci(key, name)) return value;
   }
   return {};
+}
+
+std::string HttpResponse::header(std::string_view name) const {
+  return header_value(headers, name);
+}
+
+std::string url_without_credentials(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  const std::size_t scheme_end = url.find("://");
+  const std::size_t host_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const std::size_t path_start = std::min(url.find('/', host_start), url.size());
+  const std::string_view authority = url.substr(host_start, path_start - host_start);
+  const std::size_t at = authority.rfind('@');
+  std::string out(url.substr(0, host_start));
+  out += at == std::string_view::npos ? authority : authority.substr(at + 1);
+  out += url.substr(path_start);
+  while (out.ends_with('/')) out.pop_back();
+  return out;
 }
 
 }  // namespace tg::http

@@ -20,12 +20,19 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  int status = 0;     // 0 when the transport failed before a status line arrived
-  Headers headers;    // names lower-cased
+  int status = 0;   // 0 when the transport failed before a status line arrived
+  Headers headers;  // names lower-cased
   std::string body;
   double elapsed_ms = 0;
   // Case-insensitive lookup; empty when absent.
   std::string header(std::string_view name) const;
 };
+
+// Case-insensitive header lookup; empty when absent.
+std::string header_value(const Headers& headers, std::string_view name);
+
+// scheme://host[:port]/path of `url`: user info, query and fragment (which may carry
+// credentials) removed, trailing slashes dropped. Names the server and route, never a key.
+std::string url_without_credentials(std::string_view url);
 
 }  // namespace tg::http

@@ -1,5 +1,7 @@
 #include "http/transport.h"
 
+#include "util/text.h"
+
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -54,19 +56,6 @@ struct Transfer {
 };
 using TransferPtr = std::unique_ptr<Transfer>;
 
-std::string_view trim(std::string_view text) {
-  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // scheme://host[:port] only: paths and queries may carry secrets (e.g. ?key=) and user info
 // certainly does, so error messages name just the server.
 std::string origin_of(std::string_view url) {
@@ -82,7 +71,7 @@ std::string origin_of(std::string_view url) {
   return std::string(url.substr(0, host_start)) + std::string(authority);
 }
 
-bool is_https(std::string_view url) { return lower(url.substr(0, 8)) == "https://"; }
+bool is_https(std::string_view url) { return util::lower(url.substr(0, 8)) == "https://"; }
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -116,8 +105,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos) return bytes;
-  std::string name = lower(trim(line.substr(0, colon)));
-  const std::string_view value = trim(line.substr(colon + 1));
+  std::string name = util::lower(util::trim_view(line.substr(0, colon)));
+  const std::string_view value = util::trim_view(line.substr(colon + 1));
   if (name == "content-length") reserve_body(transfer->response.body, value);
   Headers& headers = transfer->response.headers;
   if (headers.empty()) headers.reserve(8);
@@ -188,7 +177,7 @@ void configure_easy(CURL* easy, Transfer& transfer, const TransportOptions& opti
 }
 
 std::string curl_detail(CURLcode code, const Transfer& transfer) {
-  const std::string_view buffer = trim(transfer.error_buffer);
+  const std::string_view buffer = util::trim_view(transfer.error_buffer);
   return buffer.empty() ? curl_easy_strerror(code) : std::string(buffer);
 }
 

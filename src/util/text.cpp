@@ -1,7 +1,12 @@
 #include "util/text.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -9,12 +14,57 @@
 
 namespace tg::util {
 
-std::string trim(std::string_view text) {
-  const char* space = " \t\r\n\f\v";
-  size_t begin = text.find_first_not_of(space);
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(space);
-  return std::string(text.substr(begin, end - begin + 1));
+namespace {
+
+constexpr std::string_view kSpace = " \t\r\n\f\v";
+
+char lower_char(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool same_ci(char a, char b) { return lower_char(a) == lower_char(b); }
+
+}  // namespace
+
+std::string_view trim_left(std::string_view text) {
+  const size_t begin = text.find_first_not_of(kSpace);
+  return begin == std::string_view::npos ? std::string_view() : text.substr(begin);
+}
+
+std::string_view trim_view(std::string_view text) {
+  text = trim_left(text);
+  return text.substr(0, text.find_last_not_of(kSpace) + 1);
+}
+
+std::string trim(std::string_view text) { return std::string(trim_view(text)); }
+
+bool is_blank(std::string_view text) { return trim_left(text).empty(); }
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = lower_char(c);
+  return out;
+}
+
+bool equals_ci(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_ci);
+}
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(), same_ci) !=
+         haystack.end();
+}
+
+std::optional<int> parse_int(std::string_view text) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
 }
 
 std::string short_value(const std::string& text, int n) {
@@ -69,10 +119,21 @@ std::string escape_braces(std::string_view text) {
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw InvalidArgument(
+        fmt::format("'{}' is a directory, not a file: give the path of a file in it", path));
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InvalidArgument(fmt::format("cannot open '{}': check that the file exists", path));
+  if (!in) {
+    throw InvalidArgument(
+        fmt::format("cannot open '{}': {}; check that the file exists and is "
+                    "readable",
+                    path, std::generic_category().message(errno)));
+  }
   std::ostringstream buffer;
   buffer << in.rdbuf();
+  if (in.bad()) throw InvalidArgument(fmt::format("error while reading '{}'", path));
   return buffer.str();
 }
 

@@ -62,8 +62,18 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_
       .add_option("--budget-tokens", flags.budget_tokens,
                   "Stop at a step boundary after this many tokens")
       ->check(at_least(0));
-  command.add_option("--data-dir", flags.data_dir, "Folder holding the datasets and prices.json")
+  command
+      .add_option("--data-dir", flags.data_dir,
+                  "Folder holding the datasets; a prices.json or models.json in it overrides "
+                  "the shipped table entry by entry")
       ->check(input_folder());
+  command.add_option("--temperature", flags.temperature, "Sampling temperature (default 0)")
+      ->check(CLI::Range(0.0, 2.0));
+  command.add_option("--top-p", flags.top_p, "Nucleus sampling top_p (default 0.99)")
+      ->check(CLI::Range(0.0, 1.0));
+  command
+      .add_option("--max-tokens", flags.max_tokens, "Output token limit per call (default 2000)")
+      ->check(CLI::PositiveNumber);
 }
 
 namespace {
@@ -133,8 +143,8 @@ EnginePtr make_named_engine(const std::string& name, const EngineOptions& option
 // cost would silently read $0, so the user is told at the start.
 void warn_if_unpriced(const Engine& engine, const PriceTable& prices, const std::string& data_dir) {
   const EngineInfo info = engine.info();
+  if (prices.is_priced(info.provider, info.model)) return;
   const std::string provider = info.name.substr(0, info.name.find('/'));
-  if (prices.find(info.provider, info.model) || prices.find(provider, info.model)) return;
   std::vector<std::string> same_provider;
   for (const std::string& known : priced_engine_names(data_dir)) {
     if (known.starts_with(provider + "/")) same_provider.push_back(known);
@@ -151,6 +161,13 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
   EngineOptions options;
   options.timeout_s = flags.timeout_s;
   options.max_retries = flags.max_retries;
+  if (flags.temperature) options.sampling.temperature = flags.temperature;
+  if (flags.top_p) options.sampling.top_p = flags.top_p;
+  if (flags.max_tokens) options.sampling.max_tokens = flags.max_tokens;
+  const std::string user_models = flags.data_dir + "/models.json";
+  if (!flags.data_dir.empty() && std::filesystem::is_regular_file(user_models)) {
+    options.model_table_path = user_models;
+  }
   EnginePtr engine = make_named_engine(name, options, flags.data_dir);
   warn_if_unpriced(*engine, ledger->prices(), flags.data_dir);
   engine = with_limits(engine,
@@ -169,12 +186,8 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
 }  // namespace
 
 Engines build_engines(const EngineFlags& flags) {
-  PriceTable prices;
-  try {
-    prices = PriceTable::builtin(flags.data_dir);
-  } catch (const Error&) {
-    // No shipped table found: costs show as unpriced rather than failing the run.
-  }
+  // The shipped table is compiled in; a prices.json in --data-dir and --prices override it.
+  PriceTable prices = PriceTable::builtin(flags.data_dir);
   if (!flags.prices_path.empty()) prices.merge(PriceTable::load(flags.prices_path));
   Engines engines;
   engines.ledger = std::make_shared<Ledger>(std::move(prices));

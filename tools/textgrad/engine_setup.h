@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "textgrad/engine.h"
@@ -29,6 +30,11 @@ struct EngineFlags {
   double budget_usd = 0;
   long long budget_tokens = 0;
   std::string data_dir;
+  // Sampling defaults (unset: the library's). Models that reject one never get it (see the
+  // capability table, data/models.json).
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int> max_tokens;
 };
 
 // Adds the engine, cache, limit and budget flags to a subcommand.

@@ -127,7 +127,7 @@ class AnthropicCodec final : public Codec {
                        fmt::format("Anthropic returned no answer text (stop_reason \"{}\"). "
                                    "Retry, or rephrase the prompt.",
                                    out.finish_reason),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
     return out;
   }
@@ -139,7 +139,7 @@ class AnthropicCodec final : public Codec {
                        fmt::format("Anthropic refused to answer (stop_reason \"refusal\"){}. "
                                    "Rephrase the prompt.",
                                    refusal_detail(body)),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
     if (out.finish_reason == "max_tokens") {
       throw make_error(EngineErrorKind::kTruncated,
@@ -147,7 +147,7 @@ class AnthropicCodec final : public Codec {
                                    "after {} tokens (stop_reason \"max_tokens\"). Raise "
                                    "max_tokens or ask for a shorter answer.",
                                    out.usage.output_tokens),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
     if (out.finish_reason == "model_context_window_exceeded") {
       throw make_error(EngineErrorKind::kTruncated,
@@ -156,7 +156,7 @@ class AnthropicCodec final : public Codec {
                                    "\"model_context_window_exceeded\"). Shorten the prompt or ask "
                                    "for a shorter answer.",
                                    out.usage.output_tokens),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
   }
 };

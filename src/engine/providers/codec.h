@@ -13,7 +13,9 @@
 namespace tg::providers {
 
 struct ProviderConfig {
-  std::string provider;  // "openai" (any Chat Completions server), "azure", "anthropic", "gemini"
+  // The canonical provider: "openai", "ollama", "groq", "azure", "anthropic", ... (what prices
+  // and cache keys are looked up by). Empty: the wire format.
+  std::string provider;
   std::string model;
   std::string base_url;  // without a trailing slash
   std::string api_key;   // may be empty for local servers; never logged or put in errors
@@ -21,6 +23,9 @@ struct ProviderConfig {
   // Chat Completions: send max_completion_tokens (OpenAI) or max_tokens (most local servers).
   bool use_max_completion_tokens = true;
   http::Headers extra_headers;
+  // The codec: "openai" (any Chat Completions server), "azure", "anthropic", "gemini".
+  // Empty: the provider.
+  std::string wire_format;
 };
 
 class Codec {

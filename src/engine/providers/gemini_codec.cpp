@@ -30,9 +30,17 @@ std::string model_path(const std::string& model) {
   return "models/" + model;
 }
 
-OrderedJson user_parts(const std::vector<ContentPart>& parts) {
+OrderedJson user_parts(const std::vector<ContentPart>& parts, const ProviderConfig& config) {
   OrderedJson out = OrderedJson::array();
   for (const ContentPart& part : parts) {
+    // Gemini takes PNG, JPEG, WEBP, HEIC and HEIF images; a GIF is refused here rather than
+    // paid for and rejected by the provider.
+    if (part.is_image() && part.media_type == "image/gif") {
+      throw make_error(EngineErrorKind::kUnsupported,
+                       "Gemini does not accept GIF images: convert the image to PNG or JPEG "
+                       "(e.g. `convert in.gif out.png`), or use an OpenAI or Anthropic model",
+                       0, config);
+    }
     if (part.is_image()) {
       out.push_back(
           {{"inlineData", {{"mimeType", part.media_type}, {"data", base64_encode(part.data)}}}});
@@ -93,7 +101,7 @@ class GeminiCodec final : public Codec {
       const OrderedJson text = {{"text", request.system_prompt}};
       body["systemInstruction"] = {{"parts", OrderedJson::array({text})}};
     }
-    const OrderedJson user = {{"role", "user"}, {"parts", user_parts(request.content)}};
+    const OrderedJson user = {{"role", "user"}, {"parts", user_parts(request.content, config)}};
     body["contents"] = OrderedJson::array({user});
     if (OrderedJson generation = generation_config(sampling); !generation.empty()) {
       body["generationConfig"] = std::move(generation);
@@ -133,14 +141,14 @@ class GeminiCodec final : public Codec {
       const int status = status_for_envelope(parse_error_envelope(response.body), 500);
       throw_http_error(response, status, provider, config);
     }
-    check_prompt_feedback(body, response, config);
+    Response out;
+    out.model = string_field(body, "modelVersion");
+    out.usage = read_usage(object_field(body, "usageMetadata"));
+    check_prompt_feedback(body, out, response, config);
     const Json& candidates = object_field(body, "candidates");
     if (!candidates.is_null() && !candidates.is_array()) {
       throw_malformed("candidates is not an array", response, provider, config);
     }
-    Response out;
-    out.model = string_field(body, "modelVersion");
-    out.usage = read_usage(object_field(body, "usageMetadata"));
     if (candidates.is_array() && !candidates.empty()) {
       out.finish_reason = string_field(candidates[0], "finishReason");
       check_finish(candidates[0], out, response, config);
@@ -151,13 +159,14 @@ class GeminiCodec final : public Codec {
                        fmt::format("Gemini returned no answer text (finishReason \"{}\"). Retry, "
                                    "or rephrase the prompt.",
                                    out.finish_reason),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
     return out;
   }
 
   // A blocked prompt comes back as a 200 without candidates.
-  static void check_prompt_feedback(const Json& body, const http::HttpResponse& response,
+  static void check_prompt_feedback(const Json& body, const Response& out,
+                                    const http::HttpResponse& response,
                                     const ProviderConfig& config) {
     const std::string reason = string_field(object_field(body, "promptFeedback"), "blockReason");
     if (reason.empty() || reason == "BLOCK_REASON_UNSPECIFIED") return;
@@ -165,7 +174,7 @@ class GeminiCodec final : public Codec {
                      fmt::format("Gemini blocked the prompt (promptFeedback.blockReason \"{}\"). "
                                  "Rephrase the prompt.",
                                  reason),
-                     response.status, config);
+                     response.status, config, out.usage);
   }
 
   static void check_finish(const Json& candidate, const Response& out,
@@ -177,7 +186,7 @@ class GeminiCodec final : public Codec {
           fmt::format("Gemini withheld the answer (finishReason \"{}\"){}. "
                       "Rephrase the prompt.",
                       out.finish_reason, detail.empty() ? "" : fmt::format(": \"{}\"", detail)),
-          response.status, config);
+          response.status, config, out.usage);
     }
     if (out.finish_reason == "MAX_TOKENS") {
       throw make_error(EngineErrorKind::kTruncated,
@@ -186,7 +195,7 @@ class GeminiCodec final : public Codec {
                                    "(thinking models spend part of it on thoughts) or ask for a "
                                    "shorter answer.",
                                    out.usage.output_tokens),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
   }
 };

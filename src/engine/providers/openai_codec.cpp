@@ -165,7 +165,7 @@ class OpenAiCodec final : public Codec {
                        fmt::format("{} returned no answer text (finish_reason \"{}\"). Retry, or "
                                    "check that the model \"{}\" is a chat model.",
                                    provider.name, out.finish_reason, config.model),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
     return out;
   }
@@ -177,14 +177,14 @@ class OpenAiCodec final : public Codec {
       throw make_error(
           EngineErrorKind::kRefusal,
           fmt::format("{} refused to answer: \"{}\". Rephrase the prompt.", provider.name, refusal),
-          response.status, config);
+          response.status, config, out.usage);
     }
     if (out.finish_reason == "content_filter") {
       throw make_error(EngineErrorKind::kRefusal,
                        fmt::format("{}'s content filter removed the answer (finish_reason "
                                    "\"content_filter\"). Rephrase the prompt.",
                                    provider.name),
-                       response.status, config);
+                       response.status, config, out.usage);
     }
     if (out.finish_reason == "length") {
       throw make_error(
@@ -193,7 +193,7 @@ class OpenAiCodec final : public Codec {
                       "(finish_reason \"length\"). Raise max_tokens (reasoning models spend part "
                       "of it on hidden reasoning) or ask for a shorter answer.",
                       provider.name, out.usage.output_tokens),
-          response.status, config);
+          response.status, config, out.usage);
     }
   }
 
