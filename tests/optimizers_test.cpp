@@ -111,10 +111,10 @@ TEST(GatedOptimizer, RejectedStepRestoresValueAndInnerState) {
   auto engine = testing::scripted_engine();
   Variable answer("start", "answer");
   auto inner = std::make_shared<Revolve>(std::vector<Variable>{answer}, engine);
-  GatedOptimizer gated(inner, table_scorer(answer, [](const std::string& v) {
-                         return v == "start" ? std::vector<double>{1, 1}
-                                             : std::vector<double>{1, 0};
-                       }));
+  GatedOptimizer gated(
+      inner, table_scorer(answer, [](const std::string& v) {
+        return v == "start" ? std::vector<double>{1, 1} : std::vector<double>{1, 0};
+      }));
   const std::string state_before = inner->state();
   TextLoss loss_fn(engine, "Evaluate.");
   loss_fn(answer).backward(engine);

@@ -47,8 +47,9 @@ TEST(JointBackward, OneCallPerNodeInsteadOfOnePerEdge) {
   EXPECT_EQ(of_phase(*per_edge, Phase::kBackward).size(), 3u);  // loss->answer, 2 edges
 
   auto joint = joint_engine([](const Request&) {
-    return std::string("<FEEDBACK_1>Ask for the number only.</FEEDBACK_1>\n"
-                       "<FEEDBACK_2>State the units.</FEEDBACK_2>");
+    return std::string(
+        "<FEEDBACK_1>Ask for the number only.</FEEDBACK_1>\n"
+        "<FEEDBACK_2>State the units.</FEEDBACK_2>");
   });
   TwoInputs b(joint);
   b.loss.backward(joint, {.mode = BackwardMode::kJoint});
@@ -145,7 +146,8 @@ TEST(BackwardSkip, SkippedLossesGiveNoFeedback) {
   BlackboxLLM model(engine, system);
   std::vector<Variable> losses;
   for (int i = 0; i < 3; ++i) {
-    losses.push_back(TextLoss(engine, "Evaluate.")(model(Variable("q" + std::to_string(i), "q", false))));
+    losses.push_back(
+        TextLoss(engine, "Evaluate.")(model(Variable("q" + std::to_string(i), "q", false))));
   }
   Variable passed = losses[1];
   sum(losses).backward(engine, {.skip = [passed](const Variable& v) { return v == passed; }});

@@ -149,9 +149,9 @@ class BackwardRun {
     try {
       batch->results[i] = batch->jobs[i].run();
       if (batch->results[i].size() != batch->jobs[i].targets.size()) {
-        throw std::logic_error(fmt::format("a backward job of {} returned {} results for {} targets",
-                                           node->describe(), batch->results[i].size(),
-                                           batch->jobs[i].targets.size()));
+        throw std::logic_error(
+            fmt::format("a backward job of {} returned {} results for {} targets", node->describe(),
+                        batch->results[i].size(), batch->jobs[i].targets.size()));
       }
     } catch (...) {
       record_failure(*node, std::current_exception());

@@ -43,8 +43,12 @@ class CustomNode : public detail::Function {
       detail::NodePtr self = output_.lock();
       if (!self) throw std::logic_error("the output of a custom function is gone");
       Variable out(self);
-      CustomBackward call{inputs_,  out,           detail::feedback_text(output.gradients()),
-                          context.engine, context.prompts, context.options.sampling};
+      CustomBackward call{inputs_,
+                          out,
+                          detail::feedback_text(output.gradients()),
+                          context.engine,
+                          context.prompts,
+                          context.options.sampling};
       std::vector<std::string> feedback = function_->backward(call);
       if (feedback.size() != inputs_.size()) {
         throw InvalidArgument(fmt::format(

@@ -38,9 +38,9 @@ struct Draft {
 std::string render_variables(const Prompts& prompts, const Draft& d) {
   std::vector<std::string> blocks;
   for (size_t i = 0; i < d.values.size(); ++i) {
-    blocks.push_back(prompts.render("joint_variable", {{"index", std::to_string(i + 1)},
-                                                       {"role", d.roles[i]},
-                                                       {"value", d.values[i]}}));
+    blocks.push_back(prompts.render(
+        "joint_variable",
+        {{"index", std::to_string(i + 1)}, {"role", d.roles[i]}, {"value", d.values[i]}}));
   }
   return util::join(blocks, "\n");
 }
@@ -62,21 +62,22 @@ std::string render_user(const Prompts& prompts, const Draft& d) {
                                             {"feedback", d.feedback},
                                             {"value", d.values.front()}});
   } else {
-    text = prompts.render(d.template_name, {{"conversation", d.conversation},
-                                            {"response_role", d.response_role},
-                                            {"feedback", d.feedback},
-                                            {"variables", render_variables(prompts, d)},
-                                            {"sections", render_sections(prompts, d.values.size())}});
+    text =
+        prompts.render(d.template_name, {{"conversation", d.conversation},
+                                         {"response_role", d.response_role},
+                                         {"feedback", d.feedback},
+                                         {"variables", render_variables(prompts, d)},
+                                         {"sections", render_sections(prompts, d.values.size())}});
   }
   if (!d.past_values.empty()) {
     std::vector<std::string> lines;
     for (size_t i = 0; i < d.past_values.size(); ++i) {
-      lines.push_back(prompts.render("past_value_line", {{"role", d.role},
-                                                          {"step", std::to_string(i + 1)},
-                                                          {"value", d.past_values[i]}}));
+      lines.push_back(prompts.render(
+          "past_value_line",
+          {{"role", d.role}, {"step", std::to_string(i + 1)}, {"value", d.past_values[i]}}));
     }
-    text += prompts.render("feedback_past_iterations",
-                           {{"past_values", util::join(lines, "\n\n")}});
+    text +=
+        prompts.render("feedback_past_iterations", {{"past_values", util::join(lines, "\n\n")}});
   }
   return text;
 }
@@ -89,9 +90,9 @@ void fit_budget(const BackwardContext& context, const std::string& system, Draft
       d.conversation.size() > chars_for_tokens(budget.conversation_tokens)) {
     const size_t before = d.conversation.size();
     d.conversation = fit_text(d.conversation, chars_for_tokens(budget.conversation_tokens));
-    notes.push_back(fmt::format(
-        "conversation shortened from {} to {} characters to fit its {}-token budget", before,
-        d.conversation.size(), budget.conversation_tokens));
+    notes.push_back(
+        fmt::format("conversation shortened from {} to {} characters to fit its {}-token budget",
+                    before, d.conversation.size(), budget.conversation_tokens));
   }
   if (budget.request_tokens <= 0) return;
   const size_t limit = chars_for_tokens(budget.request_tokens);
@@ -260,8 +261,13 @@ std::vector<EdgeJob> feedback_jobs(const Node& output, FeedbackRequest request,
     auto run = [&context, pred, request, feedback, response_role, groups, source, chain,
                 read_target]() -> std::optional<Gradient> {
       Target target = read_target(pred);
-      Draft d{chain ? request.chain_template : request.base_template, target.role,
-              request.conversation, response_role, feedback, {target.value}, {},
+      Draft d{chain ? request.chain_template : request.base_template,
+              target.role,
+              request.conversation,
+              response_role,
+              feedback,
+              {target.value},
+              {},
               target.past_values};
       std::vector<std::string> notes;
       const std::string system = context.prompts.get("backward_system");

@@ -62,8 +62,8 @@ Variable MultiFieldEvaluation::operator()(const std::vector<Variable>& inputs) c
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::string field = fmt::format("field_{}", i);
     const std::string placeholder = "{" + field + "}";
-    format += render_template(line_format_, {{"label", util::escape_braces(labels_[i])},
-                                             {"value", placeholder}});
+    format += render_template(line_format_,
+                              {{"label", util::escape_braces(labels_[i])}, {"value", placeholder}});
     fields.push_back(field);
     values.set(field, inputs[i]);
   }

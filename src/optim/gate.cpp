@@ -56,10 +56,9 @@ double sign_test_p_value(std::size_t wins, std::size_t n) {
   // underflows term by term.
   double p = 0;
   for (std::size_t k = wins; k <= n; ++k) {
-    const double log_term = std::lgamma(static_cast<double>(n) + 1) -
-                            std::lgamma(static_cast<double>(k) + 1) -
-                            std::lgamma(static_cast<double>(n - k) + 1) -
-                            static_cast<double>(n) * std::log(2.0);
+    const double log_term =
+        std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+        std::lgamma(static_cast<double>(n - k) + 1) - static_cast<double>(n) * std::log(2.0);
     p += std::exp(log_term);
   }
   return std::min(1.0, p);
@@ -113,10 +112,10 @@ GateDecision decide(const GateOptions& options, const std::vector<double>& old_s
       d.alpha = options.alpha;
       d.p_value = sign_test_p_value(d.wins, d.wins + d.losses);
       d.accepted = *d.p_value <= options.alpha;
-      d.reason = fmt::format("{} (sign test p = {:.4g}, alpha = {}): {}",
-                             d.accepted ? "accepted (significantly better)"
-                                        : "reverted (not significantly better)",
-                             *d.p_value, options.alpha, figures);
+      d.reason = fmt::format(
+          "{} (sign test p = {:.4g}, alpha = {}): {}",
+          d.accepted ? "accepted (significantly better)" : "reverted (not significantly better)",
+          *d.p_value, options.alpha, figures);
       break;
   }
   return d;

@@ -13,12 +13,13 @@ Revolve::Revolve(std::vector<Variable> parameters, EnginePtr engine, RevolveOpti
     : TextualGradientDescent(std::move(parameters), std::move(engine), std::move(options.tgd)),
       history_(options.history) {
   if (history_.mode == HistoryOptions::Mode::kLastK && history_.last_k < 1) {
-    throw InvalidArgument(fmt::format(
-        "REVOLVE's history of the last K values needs K >= 1, got {}", history_.last_k));
+    throw InvalidArgument(fmt::format("REVOLVE's history of the last K values needs K >= 1, got {}",
+                                      history_.last_k));
   }
   if (history_.budget_tokens < 0) {
-    throw InvalidArgument("REVOLVE's history budget must be 0 (no limit) or a positive number "
-                          "of tokens");
+    throw InvalidArgument(
+        "REVOLVE's history budget must be 0 (no limit) or a positive number "
+        "of tokens");
   }
 }
 

@@ -99,7 +99,8 @@ size_t TextualGradientDescent::index_of(const Variable& parameter) const {
   for (size_t i = 0; i < parameters_.size(); ++i) {
     if (parameters_[i] == parameter) return i;
   }
-  throw InvalidArgument(fmt::format("{} is not a parameter of this optimizer", parameter.describe()));
+  throw InvalidArgument(
+      fmt::format("{} is not a parameter of this optimizer", parameter.describe()));
 }
 
 std::vector<std::string> TextualGradientDescent::past_values(size_t index) const {
@@ -134,9 +135,9 @@ void append_feedback(const Prompts& prompts, const std::vector<Gradient>& gradie
     }
     for (const GradientContext& c : g.contexts) {
       for (const ContentPart& item : c.items) parts.push_back(item);
-      append_text(parts, prompts.render("update_gradient_context",
-                                        {{"conversation", c.conversation},
-                                         {"response_role", c.response_role}}));
+      append_text(parts,
+                  prompts.render("update_gradient_context", {{"conversation", c.conversation},
+                                                             {"response_role", c.response_role}}));
     }
     append_text(parts, prompts.render("update_gradient_feedback",
                                       {{"variable_role", g.contexts.front().variable_role},
@@ -167,7 +168,8 @@ std::string TextualGradientDescent::history_sections(size_t index, const Variabl
     std::vector<std::string> lines;
     for (size_t i = 0; i < values.size(); ++i) {
       lines.push_back(prompts_->render(
-          "past_value_line", {{"role", role}, {"step", std::to_string(i + 1)}, {"value", values[i]}}));
+          "past_value_line",
+          {{"role", role}, {"step", std::to_string(i + 1)}, {"value", values[i]}}));
     }
     out += prompts_->render("update_past_iterations",
                             {{"role", role}, {"past_values", util::join(lines, "\n\n")}});
@@ -176,8 +178,9 @@ std::string TextualGradientDescent::history_sections(size_t index, const Variabl
   if (!feedback.empty()) {
     std::vector<std::string> blocks;
     for (size_t i = 0; i < feedback.size(); ++i) {
-      blocks.push_back(prompts_->render(
-          "update_past_feedback_item", {{"index", std::to_string(i + 1)}, {"feedback", feedback[i]}}));
+      blocks.push_back(
+          prompts_->render("update_past_feedback_item",
+                           {{"index", std::to_string(i + 1)}, {"feedback", feedback[i]}}));
     }
     out += prompts_->render("update_past_feedback", {{"past_feedback", util::join(blocks, "\n")}});
   }
@@ -213,9 +216,9 @@ std::string TextualGradientDescent::closing_sections(size_t index, const Variabl
 // what the fixed text (system prompt, head with the full current value, closing sections)
 // leaves; if that would leave a piece under kMinFeedbackChars, the last pieces are left out
 // and the request says how many. Everything is recorded in the outcome's notes.
-std::vector<Gradient> TextualGradientDescent::shown_gradients(const Variable& parameter,
-                                                              size_t fixed_chars, size_t& omitted,
-                                                              std::vector<std::string>& notes) const {
+std::vector<Gradient> TextualGradientDescent::shown_gradients(
+    const Variable& parameter, size_t fixed_chars, size_t& omitted,
+    std::vector<std::string>& notes) const {
   std::vector<Gradient> gradients = parameter.gradients();
   omitted = 0;
   const UpdateBudget& budget = options_.budget;
@@ -242,7 +245,8 @@ std::vector<Gradient> TextualGradientDescent::shown_gradients(const Variable& pa
   };
   if (fixed_chars + rendered_size(gradients) <= limit) return gradients;
   // How many pieces fit with at least kMinFeedbackChars of text each.
-  const size_t omitted_note = prompts_->render("update_feedback_omitted", {{"count", "000000"}}).size();
+  const size_t omitted_note =
+      prompts_->render("update_feedback_omitted", {{"count", "000000"}}).size();
   size_t keep = gradients.size();
   while (keep > 1) {
     std::vector<Gradient> head(gradients.begin(), gradients.begin() + keep);
@@ -275,9 +279,9 @@ std::vector<Gradient> TextualGradientDescent::shown_gradients(const Variable& pa
   notes.push_back(fmt::format(
       "feedback shortened from {} to {} characters{} to fit the update request's {}-token budget",
       texts_total, total_size(all),
-      omitted > 0 ? fmt::format(", and the last {} of {} feedback items left out", omitted,
-                                omitted + keep)
-                  : std::string(),
+      omitted > 0
+          ? fmt::format(", and the last {} of {} feedback items left out", omitted, omitted + keep)
+          : std::string(),
       budget.request_tokens));
   return gradients;
 }
@@ -430,8 +434,8 @@ void TextualGradientDescent::load_state(const std::string& state) {
                         p.at("past_feedback").get<std::vector<std::string>>()});
     }
   } catch (const json::exception& e) {
-    throw InvalidArgument(fmt::format("not an optimizer state ({}); pass the text state() returned",
-                                      e.what()));
+    throw InvalidArgument(
+        fmt::format("not an optimizer state ({}); pass the text state() returned", e.what()));
   }
   std::lock_guard lock(history_mu_);
   history_ = std::move(loaded);

@@ -127,7 +127,8 @@ Tags used in the request:
 - <LM_SYSTEM_PROMPT>, <LM_INPUT>, <LM_OUTPUT>: the system prompt, input and output of that conversation.
 - <FEEDBACK>: feedback on the variable.)TXT";
 
-constexpr const char* kUpdateHead = R"TXT(You will improve a variable whose role is <ROLE>{role}</ROLE>.
+constexpr const char* kUpdateHead =
+    R"TXT(You will improve a variable whose role is <ROLE>{role}</ROLE>.
 
 Its current value, in full:
 
