@@ -100,6 +100,7 @@ class ImageQALoss {
   EnginePtr engine_;
   Variable instruction_;
   Variable system_prompt_;
+  std::vector<std::string> labels_;  // instruction, question, image, answer
 };
 
 }  // namespace tg

@@ -120,20 +120,22 @@ ImageQALoss::ImageQALoss(EnginePtr engine, std::string evaluation_instruction,
       system_prompt_(system_prompt.defined()
                          ? std::move(system_prompt)
                          : frozen(prompts.get("image_qa_system"),
-                                  role_template(prompts, "image_qa_system_role"))) {
+                                  role_template(prompts, "image_qa_system_role"))),
+      labels_{role_template(prompts, "image_qa_label_instruction"),
+              role_template(prompts, "image_qa_label_question"),
+              role_template(prompts, "image_qa_label_image"),
+              role_template(prompts, "image_qa_label_answer")} {
   if (!engine_) throw InvalidArgument("ImageQALoss needs an engine");
 }
 
 Variable ImageQALoss::operator()(const Variable& question, const Variable& image,
                                  const Variable& response) const {
   if (!image.is_image()) throw InvalidArgument("ImageQALoss needs an image Variable as the image");
-  OrderedFieldsMultimodalLLMCall call(engine_,
-                                      {"Evaluation Instruction", "Question", "Image", "Answer"},
-                                      system_prompt_, Phase::kLoss);
-  return call({{"Evaluation Instruction", instruction_},
-               {"Question", question},
-               {"Image", image},
-               {"Answer", response}},
+  OrderedFieldsMultimodalLLMCall call(engine_, labels_, system_prompt_, Phase::kLoss);
+  return call({{labels_[0], instruction_},
+               {labels_[1], question},
+               {labels_[2], image},
+               {labels_[3], response}},
               evaluation_role(response));
 }
 

@@ -360,6 +360,11 @@ constexpr const char* kTestTimeQuestionRole = R"TXT(question for the test time)T
 constexpr const char* kImageQaSystemRole =
     R"TXT(system prompt for the evaluation of an answer about an image)TXT";
 
+constexpr const char* kImageQaLabelInstruction = R"TXT(Evaluation Instruction)TXT";
+constexpr const char* kImageQaLabelQuestion = R"TXT(Question)TXT";
+constexpr const char* kImageQaLabelImage = R"TXT(Image)TXT";
+constexpr const char* kImageQaLabelAnswer = R"TXT(Answer)TXT";
+
 }  // namespace
 
 const std::vector<Template>& builtin_templates() {
@@ -567,6 +572,22 @@ const std::vector<Template>& builtin_templates() {
        "Role of ImageQALoss's default system prompt.",
        {},
        kImageQaSystemRole},
+      {"image_qa_label_instruction",
+       "Label of the instruction in ImageQALoss's request (\"<label>: <text>\").",
+       {},
+       kImageQaLabelInstruction},
+      {"image_qa_label_question",
+       "Label of the question in ImageQALoss's request.",
+       {},
+       kImageQaLabelQuestion},
+      {"image_qa_label_image",
+       "Label of the image in ImageQALoss's request.",
+       {},
+       kImageQaLabelImage},
+      {"image_qa_label_answer",
+       "Label of the answer in ImageQALoss's request.",
+       {},
+       kImageQaLabelAnswer},
   };
   return templates;
 }

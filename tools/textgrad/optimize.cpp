@@ -227,9 +227,10 @@ class OptimizeRun {
     // The optimizer and its gate (optimizer_options.h); the gate scores the validation set.
     RunOptimizer optimizer = build_optimizer(
         flags_.optimizer, prompt, engines_.backward, flags_.concurrency, [&, step = 0]() mutable {
-          std::vector<int> s = evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val,
-                                               scorer_, progress_, fmt::format("validation {}", ++step))
-                                   .scores;
+          std::vector<int> s =
+              evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val, scorer_,
+                              progress_, fmt::format("validation {}", ++step))
+                  .scores;
           return std::vector<double>(s.begin(), s.end());
         });
     if (auto saved = dir_.read_steps(); !saved.empty()) {
