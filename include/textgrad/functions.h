@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,10 +60,15 @@ class LLMCall {
   const Variable& system_prompt() const { return system_prompt_; }
   const EnginePtr& engine() const { return engine_; }
 
+  // Sampling of this function's calls (temperature, max tokens, ...); unset = the engine's
+  // defaults. Set it before the first call: not synchronized with concurrent calls.
+  void set_sampling(SamplingParams sampling) { sampling_ = std::move(sampling); }
+
  private:
   EnginePtr engine_;
   Variable system_prompt_;
   Phase phase_;
+  std::optional<SamplingParams> sampling_;
 };
 
 // An LLM call on a list of text and image Variables, sent in order as one user turn. Backward
@@ -74,10 +80,15 @@ class MultimodalLLMCall {
   Variable operator()(const std::vector<Variable>& parts,
                       std::string response_role = roles::kLlmOutput) const;
 
+  // Sampling of this function's calls (temperature, max tokens, ...); unset = the engine's
+  // defaults. Set it before the first call: not synchronized with concurrent calls.
+  void set_sampling(SamplingParams sampling) { sampling_ = std::move(sampling); }
+
  private:
   EnginePtr engine_;
   Variable system_prompt_;
   Phase phase_;
+  std::optional<SamplingParams> sampling_;
 };
 
 // A multimodal call on named fields, sent in the order of `fields`: images as they are, text
@@ -88,11 +99,16 @@ class OrderedFieldsMultimodalLLMCall {
                                  Variable system_prompt = {}, Phase phase = Phase::kForward);
   Variable operator()(const Fields& inputs, std::string response_role = roles::kLlmOutput) const;
 
+  // Sampling of this function's calls (temperature, max tokens, ...); unset = the engine's
+  // defaults. Set it before the first call: not synchronized with concurrent calls.
+  void set_sampling(SamplingParams sampling) { sampling_ = std::move(sampling); }
+
  private:
   EnginePtr engine_;
   std::vector<std::string> fields_;
   Variable system_prompt_;
   Phase phase_;
+  std::optional<SamplingParams> sampling_;
 };
 
 // An LLM call whose user message is a template with named fields, e.g.
@@ -104,12 +120,17 @@ class FormattedLLMCall {
 
   Variable operator()(const Fields& inputs, std::string response_role = roles::kLlmOutput) const;
 
+  // Sampling of this function's calls (temperature, max tokens, ...); unset = the engine's
+  // defaults. Set it before the first call: not synchronized with concurrent calls.
+  void set_sampling(SamplingParams sampling) { sampling_ = std::move(sampling); }
+
  private:
   EnginePtr engine_;
   std::string format_;
   std::vector<std::string> fields_;
   Variable system_prompt_;
   Phase phase_;
+  std::optional<SamplingParams> sampling_;
 };
 
 // Any C++ function of named inputs, e.g. an exact-match metric. No LLM call in forward;

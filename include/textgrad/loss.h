@@ -47,6 +47,8 @@ class MultiFieldEvaluation {
   Variable instruction_;
   std::vector<std::string> labels_;
   Variable system_prompt_;
+  std::string line_format_;
+  std::string output_role_;
   Phase phase_ = Phase::kLoss;
 };
 
@@ -80,6 +82,8 @@ class MultiChoiceTestTime {
   std::string instruction_;
   std::string user_format_;
   Variable system_prompt_;
+  std::string instruction_role_;
+  std::string question_role_;
 };
 
 // Evaluates an answer to a question about an image: the instruction, the question, the image
@@ -96,6 +100,7 @@ class ImageQALoss {
   EnginePtr engine_;
   Variable instruction_;
   Variable system_prompt_;
+  std::vector<std::string> labels_;  // instruction, question, image, answer
 };
 
 }  // namespace tg

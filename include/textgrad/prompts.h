@@ -49,6 +49,10 @@ class Prompts {
   std::map<std::string, std::string, std::less<>> templates_;
 };
 
+// The built-in templates, shared (for code paths that take no Prompts, e.g. the role of a
+// sum's output).
+const Prompts& default_prompts();
+
 // Renders any template text (same rules as Prompts::render).
 std::string render_template(std::string_view text, const Prompts::Values& values);
 

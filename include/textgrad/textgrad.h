@@ -9,11 +9,16 @@
 //   optimizer.step();
 #pragma once
 
+#include "textgrad/budget.h"
 #include "textgrad/engine.h"
 #include "textgrad/errors.h"
+#include "textgrad/function.h"
 #include "textgrad/functions.h"
+#include "textgrad/gate.h"
+#include "textgrad/gated_optimizer.h"
 #include "textgrad/graph.h"
 #include "textgrad/loss.h"
+#include "textgrad/module.h"
 #include "textgrad/modules.h"
 #include "textgrad/optimizer.h"
 #include "textgrad/parallel.h"

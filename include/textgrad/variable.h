@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -23,6 +25,7 @@
 namespace tg {
 
 class Prompts;
+class Variable;
 
 namespace detail {
 struct Node;
@@ -46,6 +49,27 @@ struct Gradient {
   // Ids of the nodes whose backward produced this feedback (empty: added by hand). A new
   // backward pass through the same node replaces its earlier feedback instead of adding to it.
   std::vector<std::uint64_t> sources;
+  // What happened while producing it: shortening to fit a budget, a joint-feedback section
+  // that never came (the text is then empty). For run records; never sent to a model.
+  std::vector<std::string> notes;
+};
+
+// How feedback is asked for at a node with several inputs that require grad.
+enum class BackwardMode {
+  // One feedback call per input (TextGrad): each call sees one input.
+  kPerEdge,
+  // Semantic backpropagation: one call per node sees the task, every input, the output and
+  // the downstream feedback, and answers one delimited section per input. A node with a single
+  // such input sends exactly the per-edge request. See docs/optimizers.md.
+  kJoint,
+};
+
+// Token budgets for feedback requests (see textgrad/budget.h; 0 = no limit).
+struct FeedbackBudget {
+  // The conversation shown in a feedback request (system prompt, input, output).
+  int conversation_tokens = 0;
+  // The whole request: system prompt and user text.
+  int request_tokens = 0;
 };
 
 struct BackwardOptions {
@@ -53,6 +77,17 @@ struct BackwardOptions {
   int concurrency = 8;
   // Templates to use; null means the built-in ones.
   std::shared_ptr<const Prompts> prompts;
+  BackwardMode mode = BackwardMode::kPerEdge;
+  FeedbackBudget budget;
+  // Sampling of the feedback calls; unset = the engine's defaults.
+  std::optional<SamplingParams> sampling;
+  // Variables for which this returns true are left out of this pass, with everything reachable
+  // only through them: e.g. the losses of items a metric marked correct, so that feedback
+  // comes only from failed samples. Called once per Variable, during discovery.
+  std::function<bool(const Variable&)> skip;
+  // Earlier values of a Variable to show in its feedback requests (REVOLVE's design, off unless
+  // set; see Revolve::feedback_history()). Empty = no history section.
+  std::function<std::vector<std::string>(const Variable&)> past_values;
 };
 
 class Variable {

@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,48 +31,72 @@
 namespace tg::detail {
 namespace {
 
-bool in_graph(const NodePtr& node) { return node->requires_grad() && !node->image; }
+// Note [Edges snapshot at discovery]
+// Whether a node belongs to the pass (requires grad, not an image, not skipped) is decided
+// once, when discovery first meets it, and each node's edges to its members are recorded
+// then. Scheduling uses only that snapshot, as PyTorch's engine does, so toggling
+// requires_grad (or anything else) while a backward runs cannot unbalance the dependency
+// counts or make the executor look up a node it never discovered.
+class Discovery {
+ public:
+  explicit Discovery(const BackwardOptions& options) : options_(options) {}
 
-// Reversed DFS post-order from the root over predecessors that require grad.
-std::vector<NodePtr> discover(const NodePtr& root) {
-  std::vector<NodePtr> post_order;
-  std::unordered_set<const Node*> visited{root.get()};
-  std::vector<std::pair<NodePtr, size_t>> stack{{root, 0}};
-  while (!stack.empty()) {
-    auto& [node, next] = stack.back();
-    if (next < node->predecessors.size()) {
-      const NodePtr& pred = node->predecessors[next++];
-      if (in_graph(pred) && visited.insert(pred.get()).second) stack.emplace_back(pred, 0);
-      continue;
+  bool member(const NodePtr& node) {
+    auto [it, inserted] = member_.try_emplace(node.get(), false);
+    if (inserted) {
+      it->second = node->requires_grad() && !node->image &&
+                   !(options_.skip && options_.skip(Variable(node)));
     }
-    post_order.push_back(node);
-    stack.pop_back();
+    return it->second;
   }
-  std::reverse(post_order.begin(), post_order.end());
-  return post_order;
-}
 
-std::vector<NodePtr> distinct_graph_predecessors(const Node& node) {
-  std::vector<NodePtr> out;
-  for (const NodePtr& pred : node.predecessors) {
-    if (in_graph(pred) && std::find(out.begin(), out.end(), pred) == out.end()) out.push_back(pred);
+  // Reversed DFS post-order from the root over member predecessors, and each node's distinct
+  // member predecessors.
+  std::vector<std::pair<NodePtr, std::vector<NodePtr>>> run(const NodePtr& root) {
+    std::vector<std::pair<NodePtr, std::vector<NodePtr>>> post_order;
+    std::unordered_set<const Node*> visited{root.get()};
+    struct Frame {
+      NodePtr node;
+      size_t next = 0;
+      std::vector<NodePtr> edges;
+    };
+    std::vector<Frame> stack{{root, 0, {}}};
+    while (!stack.empty()) {
+      Frame& frame = stack.back();
+      if (frame.next < frame.node->predecessors.size()) {
+        NodePtr pred = frame.node->predecessors[frame.next++];
+        if (!member(pred)) continue;
+        if (std::find(frame.edges.begin(), frame.edges.end(), pred) == frame.edges.end()) {
+          frame.edges.push_back(pred);
+        }
+        if (visited.insert(pred.get()).second) stack.push_back({pred, 0, {}});
+        continue;
+      }
+      post_order.emplace_back(std::move(frame.node), std::move(frame.edges));
+      stack.pop_back();
+    }
+    std::reverse(post_order.begin(), post_order.end());
+    return post_order;
   }
-  return out;
-}
+
+ private:
+  const BackwardOptions& options_;
+  std::unordered_map<const Node*, bool> member_;
+};
 
 class BackwardRun {
  public:
-  BackwardRun(Engine& engine, const Prompts& prompts, int concurrency)
-      : context_{engine, prompts}, pool_(concurrency) {}
+  BackwardRun(Engine& engine, const Prompts& prompts, const BackwardOptions& options)
+      : context_{engine, prompts, options}, pool_(options.concurrency) {}
 
-  void run(const NodePtr& root) {
-    std::vector<NodePtr> order = discover(root);
+  void run(const NodePtr& root, std::vector<std::pair<NodePtr, std::vector<NodePtr>>> order) {
     for (size_t rank = 0; rank < order.size(); ++rank) {
-      State& state = states_[order[rank].get()];
+      State& state = states_[order[rank].first.get()];
       state.rank = static_cast<int>(rank);
+      state.edges = std::move(order[rank].second);
     }
-    for (const NodePtr& node : order) {
-      for (const NodePtr& pred : distinct_graph_predecessors(*node)) ++states_[pred.get()].waiting;
+    for (auto& [node, state] : states_) {
+      for (const NodePtr& pred : state.edges) ++states_.at(pred.get()).waiting;
     }
     pool_.run([this, root] { process(root); });
     pool_.wait();
@@ -78,16 +104,17 @@ class BackwardRun {
   }
 
  private:
-  using Key = std::pair<int, size_t>;
+  using Key = std::tuple<int, size_t, size_t>;  // producer rank, job, target within the job
   struct State {
     int rank = 0;
+    std::vector<NodePtr> edges;  // Note [Edges snapshot at discovery]
     std::atomic<int> waiting{0};
     std::mutex mu;
     std::vector<std::pair<Key, Gradient>> staged;
   };
   struct Jobs {
     std::vector<EdgeJob> jobs;
-    std::vector<std::optional<Gradient>> results;
+    std::vector<std::vector<std::optional<Gradient>>> results;
     std::atomic<size_t> remaining{0};
   };
 
@@ -121,6 +148,11 @@ class BackwardRun {
     if (failed_) return;
     try {
       batch->results[i] = batch->jobs[i].run();
+      if (batch->results[i].size() != batch->jobs[i].targets.size()) {
+        throw std::logic_error(
+            fmt::format("a backward job of {} returned {} results for {} targets", node->describe(),
+                        batch->results[i].size(), batch->jobs[i].targets.size()));
+      }
     } catch (...) {
       record_failure(*node, std::current_exception());
       return;
@@ -129,15 +161,18 @@ class BackwardRun {
   }
 
   void finish(const NodePtr& node, Jobs& batch) {
-    int rank = states_.at(node.get()).rank;
+    const State& self = states_.at(node.get());
     for (size_t i = 0; i < batch.jobs.size(); ++i) {
-      if (!batch.results[i]) continue;
-      auto it = states_.find(batch.jobs[i].target.get());
-      if (it == states_.end()) continue;  // target outside the graph: nothing to deliver
-      std::lock_guard lock(it->second.mu);
-      it->second.staged.emplace_back(Key{rank, i}, std::move(*batch.results[i]));
+      for (size_t t = 0; t < batch.jobs[i].targets.size(); ++t) {
+        std::optional<Gradient>& result = batch.results[i][t];
+        if (!result) continue;
+        auto it = states_.find(batch.jobs[i].targets[t].get());
+        if (it == states_.end()) continue;  // target outside the graph: nothing to deliver
+        std::lock_guard lock(it->second.mu);
+        it->second.staged.emplace_back(Key{self.rank, i, t}, std::move(*result));
+      }
     }
-    for (const NodePtr& pred : distinct_graph_predecessors(*node)) {
+    for (const NodePtr& pred : self.edges) {
       if (--states_.at(pred.get()).waiting == 0) pool_.run([this, pred] { process(pred); });
     }
   }
@@ -219,6 +254,7 @@ void reduce_gradients(Node& node, const BackwardContext& context) {
     }
     Request request = Request::Text(util::join(items, "\n"), context.prompts.get("reduce_system"),
                                     Phase::kReduce);
+    request.sampling = context.options.sampling;
     summary.text = context.engine.generate(std::move(request)).text;
     summary_at[open.front()] = std::move(summary);
   }
@@ -233,13 +269,16 @@ void reduce_gradients(Node& node, const BackwardContext& context) {
   node.set_gradients(std::move(result));
 }
 
-void run_backward(const NodePtr& root, Engine& engine, const Prompts& prompts, int concurrency) {
-  if (!in_graph(root)) {
+void run_backward(const NodePtr& root, Engine& engine, const Prompts& prompts,
+                  const BackwardOptions& options) {
+  Discovery discovery(options);
+  if (!discovery.member(root)) {
     throw InvalidArgument(fmt::format(
-        "backward() from {}: it does not require grad, so there is nothing to give feedback to",
+        "backward() from {}: it does not require grad (or is skipped), so there is nothing to "
+        "give feedback to",
         root->describe()));
   }
-  BackwardRun(engine, prompts, concurrency).run(root);
+  BackwardRun(engine, prompts, options).run(root, discovery.run(root));
 }
 
 }  // namespace tg::detail

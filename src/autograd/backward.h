@@ -5,7 +5,8 @@
 
 namespace tg::detail {
 
-void run_backward(const NodePtr& root, Engine& engine, const Prompts& prompts, int concurrency);
+void run_backward(const NodePtr& root, Engine& engine, const Prompts& prompts,
+                  const BackwardOptions& options);
 
 // Merges feedback that belongs to one aggregate group into one summary (one LLM call per
 // group with two or more pieces). Public for tests.

@@ -19,7 +19,7 @@ class CombineFunction : public detail::Function {
 
   // Note [One gradient per part]
   // Each part gets the feedback exactly once, and nothing when the combined text got no real
-  // feedback; so losses under a sum run in base mode (reference defect D1 fixed).
+  // feedback; so losses under a sum run in base mode (TextGrad adds it twice).
   std::vector<detail::EdgeJob> backward(detail::Node& output,
                                         const detail::BackwardContext& context) override {
     const std::string feedback = detail::feedback_text(output.gradients());
@@ -34,12 +34,12 @@ class CombineFunction : public detail::Function {
         Gradient gradient;
         gradient.text =
             context.prompts.render("sum_feedback", {{"role", role}, {"feedback", feedback}});
-        gradient.role = "feedback to " + role;
+        gradient.role = context.prompts.render("feedback_role", {{"role", role}});
         gradient.reduce_groups = groups;
         gradient.sources = {source};
         return gradient;
       };
-      jobs.push_back({pred, std::move(run), /*calls_llm=*/false});
+      jobs.push_back(detail::single_job(pred, std::move(run), /*calls_llm=*/false));
     }
     return jobs;
   }
@@ -77,23 +77,27 @@ std::vector<std::string> roles_of(const std::vector<Variable>& variables) {
   return roles;
 }
 
+std::string combination_role(const std::vector<Variable>& variables) {
+  return default_prompts().render("sum_role", {{"roles", util::join(roles_of(variables), ", ")}});
+}
+
 }  // namespace
 
 Variable sum(const std::vector<Variable>& variables) {
-  return combine(variables, "\n",
-                 "a combination of the following: " + util::join(roles_of(variables), ", "), "sum");
+  return combine(variables, "\n", combination_role(variables), "sum");
 }
 
 Variable aggregate(const std::vector<Variable>& variables) {
-  Variable output = combine(
-      variables, "\n", "a combination of the following: " + util::join(roles_of(variables), ", "),
-      "aggregate");
+  Variable output = combine(variables, "\n", combination_role(variables), "aggregate");
   output.node()->add_reduce_groups({output.id()});
   return output;
 }
 
 Variable concat(const std::vector<Variable>& variables, std::string separator) {
-  return combine(variables, separator, util::join(roles_of(variables), " and "), "concat");
+  return combine(variables, separator,
+                 default_prompts().render("concat_role",
+                                          {{"roles", util::join(roles_of(variables), " and ")}}),
+                 "concat");
 }
 
 Variable operator+(const Variable& a, const Variable& b) { return concat({a, b}, "\n"); }

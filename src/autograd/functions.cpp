@@ -53,7 +53,7 @@ namespace {
 
 Variable call_on_parts(const EnginePtr& engine, const Variable& system_prompt,
                        const std::vector<Variable>& parts, std::string response_role, Phase phase,
-                       const char* op_name) {
+                       const char* op_name, const std::optional<SamplingParams>& sampling) {
   if (parts.empty()) throw InvalidArgument(fmt::format("{} needs at least one input", op_name));
   auto build = [parts] {
     std::vector<ContentPart> content;
@@ -63,13 +63,14 @@ Variable call_on_parts(const EnginePtr& engine, const Variable& system_prompt,
     return content;
   };
   return detail::start_llm_call(engine, system_prompt, parts, build, std::move(response_role),
-                                phase, op_name);
+                                phase, op_name, sampling);
 }
 
 }  // namespace
 
 Variable LLMCall::operator()(const std::vector<Variable>& parts, std::string response_role) const {
-  return call_on_parts(engine_, system_prompt_, parts, std::move(response_role), phase_, "LLMCall");
+  return call_on_parts(engine_, system_prompt_, parts, std::move(response_role), phase_, "LLMCall",
+                       sampling_);
 }
 
 MultimodalLLMCall::MultimodalLLMCall(EnginePtr engine, Variable system_prompt, Phase phase)
@@ -80,7 +81,7 @@ MultimodalLLMCall::MultimodalLLMCall(EnginePtr engine, Variable system_prompt, P
 Variable MultimodalLLMCall::operator()(const std::vector<Variable>& parts,
                                        std::string response_role) const {
   return call_on_parts(engine_, system_prompt_, parts, std::move(response_role), phase_,
-                       "MultimodalLLMCall");
+                       "MultimodalLLMCall", sampling_);
 }
 
 OrderedFieldsMultimodalLLMCall::OrderedFieldsMultimodalLLMCall(EnginePtr engine,
@@ -111,7 +112,7 @@ Variable OrderedFieldsMultimodalLLMCall::operator()(const Fields& inputs,
     return content;
   };
   return detail::start_llm_call(engine_, system_prompt_, ordered, build, std::move(response_role),
-                                phase_, "OrderedFieldsMultimodalLLMCall");
+                                phase_, "OrderedFieldsMultimodalLLMCall", sampling_);
 }
 
 FormattedLLMCall::FormattedLLMCall(EnginePtr engine, std::string format,
@@ -153,7 +154,7 @@ Variable FormattedLLMCall::operator()(const Fields& inputs, std::string response
     return std::vector<ContentPart>{ContentPart::Text(render_template(format, pairs))};
   };
   return detail::start_llm_call(engine_, system_prompt_, ordered, build, std::move(response_role),
-                                phase_, "FormattedLLMCall");
+                                phase_, "FormattedLLMCall", sampling_);
 }
 
 }  // namespace tg

@@ -49,7 +49,7 @@ class LlmFunction : public Function {
     for (const ContentPart& part : content) texts.push_back(part.text);
     const std::string input = util::join(texts, "\n\n");
     // Note [No fake system prompt]: a call sent without a system prompt is shown without
-    // one, rather than as a literal "None" (reference defect D7).
+    // one, rather than as a literal "None" (as TextGrad shows it).
     if (system.empty()) {
       return prompts.render("llm_conversation_no_system", {{"input", input}, {"output", output}});
     }
@@ -74,42 +74,6 @@ class LlmFunction : public Function {
 
 }  // namespace
 
-std::vector<EdgeJob> feedback_jobs(const Node& output, FeedbackRequest request,
-                                   const BackwardContext& context) {
-  const std::string feedback = feedback_text(output.gradients());
-  const std::string response_role = output.role();
-  const std::vector<std::uint64_t> groups = output.reduce_groups();
-  const std::uint64_t source = output.id;
-  const char* name = feedback.empty() ? request.base_template : request.chain_template;
-  std::vector<EdgeJob> jobs;
-  for (const NodePtr& pred : output.predecessors) {
-    if (!pred->requires_grad() || pred->image) continue;
-    auto run = [&context, pred, request, name, feedback, response_role, groups,
-                source]() -> std::optional<Gradient> {
-      const std::string role = pred->role();
-      Request call;
-      call.system_prompt = context.prompts.get("backward_system");
-      call.content = request.items;
-      call.content.push_back(ContentPart::Text(
-          context.prompts.render(name, {{"role", role},
-                                        {"conversation", request.conversation},
-                                        {"response_role", response_role},
-                                        {"feedback", feedback},
-                                        {"value", util::short_value(pred->value())}})));
-      call.phase = Phase::kBackward;
-      Gradient gradient;
-      gradient.text = context.engine.generate(std::move(call)).text;
-      gradient.role = "feedback to " + role;
-      gradient.contexts.push_back({request.conversation, response_role, role, request.items});
-      gradient.reduce_groups = groups;
-      gradient.sources = {source};
-      return gradient;
-    };
-    jobs.push_back({pred, std::move(run), /*calls_llm=*/true});
-  }
-  return jobs;
-}
-
 std::vector<NodePtr> distinct_nodes(const std::vector<Variable>& variables) {
   std::vector<NodePtr> nodes;
   for (const Variable& v : variables) {
@@ -122,7 +86,8 @@ std::vector<NodePtr> distinct_nodes(const std::vector<Variable>& variables) {
 
 Variable start_llm_call(const EnginePtr& engine, const Variable& system_prompt,
                         const std::vector<Variable>& inputs, ContentBuilder build_content,
-                        std::string response_role, Phase phase, std::string op_name) {
+                        std::string response_role, Phase phase, std::string op_name,
+                        std::optional<SamplingParams> sampling) {
   if (!engine) throw InvalidArgument(op_name + " needs an engine");
   std::vector<Variable> all{system_prompt};
   all.insert(all.end(), inputs.begin(), inputs.end());
@@ -150,6 +115,7 @@ Variable start_llm_call(const EnginePtr& engine, const Variable& system_prompt,
     request.system_prompt = std::move(system);
     request.content = std::move(content);
     request.phase = phase;
+    request.sampling = sampling;
     engine->submit(std::move(request), [out](Outcome outcome) {
       if (outcome.ok()) {
         out->settle(std::move(outcome.response.text));

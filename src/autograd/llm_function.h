@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,8 @@ using ContentBuilder = std::function<std::vector<ContentPart>()>;
 // predecessors after it.
 Variable start_llm_call(const EnginePtr& engine, const Variable& system_prompt,
                         const std::vector<Variable>& inputs, ContentBuilder build_content,
-                        std::string response_role, Phase phase, std::string op_name);
+                        std::string response_role, Phase phase, std::string op_name,
+                        std::optional<SamplingParams> sampling = std::nullopt);
 
 // How to ask for feedback on the inputs of one node: the call as the feedback engine sees it,
 // and the templates for base mode (the output is the evaluation) and chain mode (the output

@@ -219,3 +219,15 @@ std::string feedback_text(const std::vector<Gradient>& gradients) {
 }
 
 }  // namespace tg::detail
+
+namespace tg::detail {
+
+EdgeJob single_job(NodePtr target, std::function<std::optional<Gradient>()> run, bool calls_llm) {
+  EdgeJob job;
+  job.targets = {std::move(target)};
+  job.run = [run = std::move(run)] { return std::vector<std::optional<Gradient>>{run()}; };
+  job.calls_llm = calls_llm;
+  return job;
+}
+
+}  // namespace tg::detail

@@ -26,15 +26,20 @@ using NodePtr = std::shared_ptr<Node>;
 struct BackwardContext {
   Engine& engine;
   const Prompts& prompts;
+  const BackwardOptions& options;
 };
 
-// One feedback computation for one predecessor of a node. `run` returns the feedback, or
-// nothing when there is none to give (e.g. a sum without feedback).
+// One feedback computation for one or more predecessors of a node (several for a joint
+// feedback call or a custom function). `run` returns one entry per target, in order; nothing
+// for a target that gets no feedback (e.g. a sum without feedback).
 struct EdgeJob {
-  NodePtr target;
-  std::function<std::optional<Gradient>()> run;
+  std::vector<NodePtr> targets;
+  std::function<std::vector<std::optional<Gradient>>()> run;
   bool calls_llm = false;
 };
+
+// A job for one target.
+EdgeJob single_job(NodePtr target, std::function<std::optional<Gradient>()> run, bool calls_llm);
 
 // The backward function of a node, holding what its forward pass captured.
 class Function {

@@ -108,7 +108,7 @@ std::string Variable::gradient_text() const {
 void Variable::add_gradient(std::string feedback) {
   Gradient g;
   g.text = std::move(feedback);
-  g.role = "feedback to " + role_description();
+  g.role = default_prompts().render("feedback_role", {{"role", role_description()}});
   node()->add_gradient(std::move(g));
 }
 
@@ -116,9 +116,11 @@ void Variable::zero_grad() { node()->zero_grad(); }
 
 void Variable::backward(const EnginePtr& engine, const BackwardOptions& options) const {
   if (!engine) throw InvalidArgument("backward() needs an engine for the feedback calls");
-  static const Prompts kDefaultPrompts;
-  const Prompts& prompts = options.prompts ? *options.prompts : kDefaultPrompts;
-  detail::run_backward(node(), *engine, prompts, options.concurrency);
+  if (options.budget.conversation_tokens < 0 || options.budget.request_tokens < 0) {
+    throw InvalidArgument("feedback budgets must be 0 (no limit) or a positive number of tokens");
+  }
+  const Prompts& prompts = options.prompts ? *options.prompts : default_prompts();
+  detail::run_backward(node(), *engine, prompts, options);
 }
 
 std::string Variable::short_value(int n) const { return util::short_value(value(), n); }

@@ -92,6 +92,11 @@ Prompts::Prompts() {
   for (const prompts::Template& t : prompts::all_templates()) templates_[t.name] = t.text;
 }
 
+const Prompts& default_prompts() {
+  static const Prompts prompts;
+  return prompts;
+}
+
 const std::vector<TemplateInfo>& Prompts::catalogue() {
   static const std::vector<TemplateInfo> infos = [] {
     std::vector<TemplateInfo> out;

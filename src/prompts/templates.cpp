@@ -1,7 +1,8 @@
-// The built-in prompt templates. Written for textgrad-cpp: they carry the information the
-// reference's prompts carry (see shared/reference/textgrad-behavior.md §2.4-2.10) in our own
-// words, and fix its defects (no literal "None" system prompt, full value in the update
-// prompt, configured tags everywhere).
+// The built-in prompt templates, every text textgrad-cpp sends or shows to a model (role
+// descriptions included). Written for textgrad-cpp: they carry the information TextGrad's
+// prompts carry (docs/optimizers.md describes each request) in our own words, without a
+// literal "None" system prompt, with the full value in the update prompt and the configured
+// tags everywhere.
 #include "prompts/templates.h"
 
 namespace tg::prompts {
@@ -126,7 +127,8 @@ Tags used in the request:
 - <LM_SYSTEM_PROMPT>, <LM_INPUT>, <LM_OUTPUT>: the system prompt, input and output of that conversation.
 - <FEEDBACK>: feedback on the variable.)TXT";
 
-constexpr const char* kUpdateHead = R"TXT(You will improve a variable whose role is <ROLE>{role}</ROLE>.
+constexpr const char* kUpdateHead =
+    R"TXT(You will improve a variable whose role is <ROLE>{role}</ROLE>.
 
 Its current value, in full:
 
@@ -229,6 +231,139 @@ constexpr const char* kMultimodalSystemSection =
     R"TXT(<LM_SYSTEM_PROMPT> {system_prompt} </LM_SYSTEM_PROMPT>
 
 )TXT";
+
+constexpr const char* kJointBackwardChain =
+    R"TXT(You will give feedback on several variables that were inputs to the same step. Below is a conversation with a language model in which they all took part:
+
+{conversation}This conversation is one step of a larger system. Its output is used downstream as "{response_role}", and the downstream components sent back the following feedback about it:
+
+<OBJECTIVE_FUNCTION>Your goal is to give feedback on each variable that addresses this downstream feedback on the output:
+{feedback}</OBJECTIVE_FUNCTION>
+
+The variables, numbered:
+
+{variables}
+
+The variables worked together to produce the output: decide which of them caused each problem, and give each variable only the feedback that its own change would fix. Explain, creatively and critically, how each variable could be changed to better meet the objective. Answer with exactly one section per variable, in this form (leave a section empty if that variable should not change):
+
+{sections})TXT";
+
+constexpr const char* kJointBackwardBase =
+    R"TXT(You will give feedback on several variables that were inputs to the same step. Below is a language model's evaluation in which they all took part:
+
+{conversation}<OBJECTIVE_FUNCTION>Your goal is to give feedback on each variable, in the light of the evaluation above, that would improve the evaluation. Improving that evaluation is the only goal.</OBJECTIVE_FUNCTION>
+
+The variables, numbered:
+
+{variables}
+
+The variables worked together: decide which of them caused each problem, and give each variable only the feedback that its own change would fix. Explain, creatively and critically, how each variable could be changed to better meet the objective. Answer with exactly one section per variable, in this form (leave a section empty if that variable should not change):
+
+{sections})TXT";
+
+constexpr const char* kJointVariable = R"TXT(<VARIABLE_{index}>
+Role: {role}
+Value: {value}
+</VARIABLE_{index}>)TXT";
+
+constexpr const char* kJointSection =
+    R"TXT(<FEEDBACK_{index}>feedback on variable {index}</FEEDBACK_{index}>)TXT";
+
+constexpr const char* kJointRepair = R"TXT(
+
+Your previous answer to this request was:
+
+<PREVIOUS_ANSWER>
+{answer}
+</PREVIOUS_ANSWER>
+
+It had no section for variable(s) {missing}. Answer again with one <FEEDBACK_k>...</FEEDBACK_k> section for every variable.)TXT";
+
+constexpr const char* kFeedbackPastIterations = R"TXT(
+
+Earlier values of this variable, oldest first; the last one is the value used in the conversation above:
+
+<PAST_ITERATIONS>
+{past_values}
+</PAST_ITERATIONS>
+
+Look at how the outputs tied to this variable changed across these iterations, and favour feedback that lets the variable evolve gradually over feedback that demands an abrupt change.)TXT";
+
+constexpr const char* kPastValueLine = R"TXT({role} at step {step}: {value})TXT";
+
+constexpr const char* kUpdatePastFeedbackItem =
+    R"TXT(<FEEDBACK-{index}>{feedback}</FEEDBACK-{index}>)TXT";
+
+constexpr const char* kUpdateConstraintLine = R"TXT(Constraint {index}: {constraint})TXT";
+
+constexpr const char* kRevolveOptimizerSystem =
+    R"TXT(You are part of an optimization system that improves text: prompts, answers, solutions, code or anything else. You receive a variable, the context it was used in, feedback on it, and the values it had in earlier iterations, and you write an improved version of the variable.
+
+The feedback comes from language models and may be noisy or partly wrong: take what is relevant and correct, and ignore the rest. Keep the variable's role and how it is used in mind.
+
+Read the earlier iterations as a trajectory. Make moderate edits that follow from it: build on changes that helped, drop changes that did not, and keep what already works.
+
+You MUST put the complete new value of the variable between {start_tag} and {end_tag}. Everything between these tags replaces the variable exactly as written, so put nothing else between them.
+
+Tags used in the request:
+- <ROLE>: what the variable is and how it is used.
+- <VARIABLE>: the current value of the variable.
+- <CONTEXT>: the conversations the variable took part in and the feedback on it.
+- <CONVERSATION>: a conversation with a language model.
+- <LM_SYSTEM_PROMPT>, <LM_INPUT>, <LM_OUTPUT>: the system prompt, input and output of that conversation.
+- <FEEDBACK>: feedback on the variable.
+- <PAST_ITERATIONS>: earlier values of the variable, oldest first.)TXT";
+
+constexpr const char* kRevolvePastIterations = R"TXT(
+
+The values of the {role} so far, oldest first; the last one is the current value:
+
+<PAST_ITERATIONS>
+{past_values}
+</PAST_ITERATIONS>
+
+Review this trajectory before you edit. If the values, and the outputs they led to, barely changed from one iteration to the next while the feedback kept asking for the same thing, the earlier edits were too timid: make a clearly larger change this time. Do not swing to the opposite extreme either: keep the parts that the feedback did not criticize.)TXT";
+
+constexpr const char* kRevolveClosing = R"TXT(
+
+Aim for a new value that leads to more varied and distinctive outputs than the earlier iterations did, where the feedback asks for change.)TXT";
+
+constexpr const char* kUpdateFeedbackOmitted = R"TXT(
+({count} more pieces of feedback were left out to keep this request within its length budget.)
+)TXT";
+
+constexpr const char* kFeedbackRole = R"TXT(feedback to {role})TXT";
+
+constexpr const char* kSumRole = R"TXT(a combination of the following: {roles})TXT";
+
+constexpr const char* kConcatRole = R"TXT({roles})TXT";
+
+constexpr const char* kLossInstructionRole =
+    R"TXT(system prompt for the evaluation of the given text)TXT";
+
+constexpr const char* kEvaluationRole = R"TXT(evaluation of the {role})TXT";
+
+constexpr const char* kMultiFieldEvalOutputRole = R"TXT(evaluation of a prediction)TXT";
+
+constexpr const char* kMultiFieldEvalLine = R"TXT(
+**{label}**: {value})TXT";
+
+constexpr const char* kMultiFieldEvalSystemRole = R"TXT(system prompt for the evaluation)TXT";
+
+constexpr const char* kMultiChoiceTestTimeSystemRole =
+    R"TXT(system prompt for the test-time evaluation)TXT";
+
+constexpr const char* kEvaluationInstructionRole = R"TXT(evaluation instruction)TXT";
+
+constexpr const char* kTestTimeQuestionRole = R"TXT(question for the test time)TXT";
+
+constexpr const char* kImageQaSystemRole =
+    R"TXT(system prompt for the evaluation of an answer about an image)TXT";
+
+constexpr const char* kImageQaLabelInstruction = R"TXT(Evaluation Instruction)TXT";
+constexpr const char* kImageQaLabelQuestion = R"TXT(Question)TXT";
+constexpr const char* kImageQaLabelImage = R"TXT(Image)TXT";
+constexpr const char* kImageQaLabelAnswer = R"TXT(Answer)TXT";
 
 }  // namespace
 
@@ -338,6 +473,121 @@ const std::vector<Template>& builtin_templates() {
        "System prompt section of a multimodal conversation.",
        {"system_prompt"},
        kMultimodalSystemSection},
+      {"joint_backward_chain",
+       "Joint (semantic backpropagation) feedback request for all trainable inputs of a node "
+       "whose output received downstream feedback.",
+       {"conversation", "response_role", "feedback", "variables", "sections"},
+       kJointBackwardChain},
+      {"joint_backward_base",
+       "Joint feedback request for all trainable inputs of a node whose output is the "
+       "evaluation.",
+       {"conversation", "variables", "sections"},
+       kJointBackwardBase},
+      {"joint_variable",
+       "One numbered variable in a joint feedback request.",
+       {"index", "role", "value"},
+       kJointVariable},
+      {"joint_section",
+       "One expected answer section in a joint feedback request; the parser looks for these "
+       "tags.",
+       {"index"},
+       kJointSection},
+      {"joint_repair",
+       "Appended to a joint feedback request whose answer lacked some sections.",
+       {"answer", "missing"},
+       kJointRepair},
+      {"feedback_past_iterations",
+       "Earlier values of the variable in a feedback request (REVOLVE, paper design; off by "
+       "default).",
+       {"past_values"},
+       kFeedbackPastIterations},
+      {"past_value_line",
+       "One earlier value in a list of past iterations.",
+       {"role", "step", "value"},
+       kPastValueLine},
+      {"update_past_feedback_item",
+       "One earlier feedback in the gradient-memory section.",
+       {"index", "feedback"},
+       kUpdatePastFeedbackItem},
+      {"update_constraint_line",
+       "One numbered constraint.",
+       {"index", "constraint"},
+       kUpdateConstraintLine},
+      {"revolve_optimizer_system",
+       "System prompt of REVOLVE's update calls: moderate, history-informed edits.",
+       {"start_tag", "end_tag"},
+       kRevolveOptimizerSystem},
+      {"revolve_past_iterations",
+       "REVOLVE's history section in the update request, with the instructions to read the "
+       "trajectory (too-timid edits, no swings).",
+       {"role", "past_values"},
+       kRevolvePastIterations},
+      {"revolve_closing",
+       "End of REVOLVE's update request, before the format: ask for more distinctive outputs.",
+       {},
+       kRevolveClosing},
+      {"update_feedback_omitted",
+       "Stated in the update request when feedback was left out to fit its budget.",
+       {"count"},
+       kUpdateFeedbackOmitted},
+      {"feedback_role", "Role of a piece of feedback.", {"role"}, kFeedbackRole},
+      {"sum_role", "Role of the output of sum() and aggregate().", {"roles"}, kSumRole},
+      {"concat_role",
+       "Role of the output of concat(); the roles are joined by \" and \".",
+       {"roles"},
+       kConcatRole},
+      {"loss_instruction_role",
+       "Role of a TextLoss instruction given as a string.",
+       {},
+       kLossInstructionRole},
+      {"evaluation_role",
+       "Role of an evaluation of a Variable (TextLoss and the other losses).",
+       {"role"},
+       kEvaluationRole},
+      {"multifield_eval_output_role",
+       "Role of a MultiFieldEvaluation's output.",
+       {},
+       kMultiFieldEvalOutputRole},
+      {"multifield_eval_line",
+       "One labelled input in a MultiFieldEvaluation's user message.",
+       {"label", "value"},
+       kMultiFieldEvalLine},
+      {"multifield_eval_system_role",
+       "Role of MultiFieldEvaluation's default system prompt.",
+       {},
+       kMultiFieldEvalSystemRole},
+      {"multichoice_testtime_system_role",
+       "Role of MultiChoiceTestTime's default system prompt.",
+       {},
+       kMultiChoiceTestTimeSystemRole},
+      {"evaluation_instruction_role",
+       "Role of an evaluation instruction given as a string.",
+       {},
+       kEvaluationInstructionRole},
+      {"testtime_question_role",
+       "Role of the question in MultiChoiceTestTime.",
+       {},
+       kTestTimeQuestionRole},
+      {"image_qa_system_role",
+       "Role of ImageQALoss's default system prompt.",
+       {},
+       kImageQaSystemRole},
+      {"image_qa_label_instruction",
+       "Label of the instruction in ImageQALoss's request (\"<label>: <text>\").",
+       {},
+       kImageQaLabelInstruction},
+      {"image_qa_label_question",
+       "Label of the question in ImageQALoss's request.",
+       {},
+       kImageQaLabelQuestion},
+      {"image_qa_label_image",
+       "Label of the image in ImageQALoss's request.",
+       {},
+       kImageQaLabelImage},
+      {"image_qa_label_answer",
+       "Label of the answer in ImageQALoss's request.",
+       {},
+       kImageQaLabelAnswer},
   };
   return templates;
 }

@@ -27,6 +27,14 @@ std::string scripted_answer(const Request& request) {
       }
       return fmt::format("Critique {:x}: the answer skips a step.", fnv1a(user) % 4096);
     case Phase::kBackward:
+      if (user.find("<VARIABLE_1>") != std::string::npos) {  // joint feedback: one section each
+        std::string sections;
+        for (int k = 1; user.find(fmt::format("<VARIABLE_{}>", k)) != std::string::npos; ++k) {
+          sections += fmt::format("<FEEDBACK_{0}>Feedback {1:x} for variable {0}.</FEEDBACK_{0}>\n",
+                                  k, fnv1a(user) % 65536);
+        }
+        return sections;
+      }
       return fmt::format("Feedback {:x}: be more explicit.", fnv1a(user) % 65536);
     case Phase::kReduce:
       return fmt::format("Summary {:x}", fnv1a(user) % 4096);
@@ -38,6 +46,25 @@ std::string scripted_answer(const Request& request) {
   }
 }
 
+namespace {
+
+std::unique_ptr<Optimizer> make_optimizer(std::vector<Variable> parameters, const EnginePtr& engine,
+                                          const WorkloadOptions& options) {
+  TGDOptions tgd{.concurrency = options.concurrency};
+  if (options.optimizer == "revolve") {
+    return std::make_unique<Revolve>(std::move(parameters), engine, RevolveOptions{tgd, {}});
+  }
+  return std::make_unique<TGD>(std::move(parameters), engine, tgd);
+}
+
+BackwardOptions backward_options(const WorkloadOptions& options) {
+  BackwardOptions b{.concurrency = options.concurrency};
+  if (options.optimizer == "semantic") b.mode = BackwardMode::kJoint;
+  return b;
+}
+
+}  // namespace
+
 std::shared_ptr<ScriptedEngine> scripted_engine(int delay_ms) {
   ScriptedEngine::Options options;
   options.delay = std::chrono::milliseconds(delay_ms);
@@ -48,12 +75,12 @@ void run_solution_workload(const EnginePtr& engine, const WorkloadOptions& optio
   Variable answer("It takes 1.2 hours to dry 30 shirts.",
                   "concise and accurate answer to the question");
   TextLoss loss_fn(engine, "Evaluate the answer to the shirts question; be critical and concise.");
-  TGD optimizer({answer}, engine, TGDOptions{.concurrency = options.concurrency});
+  auto optimizer = make_optimizer({answer}, engine, options);
   for (int step = 0; step < options.steps; ++step) {
-    optimizer.zero_grad();
+    optimizer->zero_grad();
     Variable loss = loss_fn(answer);
-    loss.backward(engine, {.concurrency = options.concurrency});
-    optimizer.step();
+    loss.backward(engine, backward_options(options));
+    optimizer->step();
   }
 }
 
@@ -64,7 +91,7 @@ std::string run_prompt_workload(const EnginePtr& engine, const WorkloadOptions& 
       "structured system prompt to a somewhat capable language model that specifies the "
       "behavior and strategies for the QA task");
   BlackboxLLM model(engine, system_prompt);
-  TGD optimizer(model.parameters(), engine, TGDOptions{.concurrency = options.concurrency});
+  auto optimizer = make_optimizer(model.parameters(), engine, options);
   StringBasedFunction metric(
       [](const Fields& inputs) {
         const std::string prediction = inputs.at("prediction").value();
@@ -80,7 +107,7 @@ std::string run_prompt_workload(const EnginePtr& engine, const WorkloadOptions& 
        "Reasoning and prediction from the language model"},
       {"<ACCURACY>", "</ACCURACY>"});
   for (int step = 0; step < options.steps; ++step) {
-    optimizer.zero_grad();
+    optimizer->zero_grad();
     std::vector<Variable> losses;
     for (int i = 0; i < 3; ++i) {
       Variable x(fmt::format("Question {} of step {}: how many objects are there?", i, step),
@@ -94,8 +121,8 @@ std::string run_prompt_workload(const EnginePtr& engine, const WorkloadOptions& 
       }
     }
     Variable total = sum(losses);
-    total.backward(engine, {.concurrency = options.concurrency});
-    optimizer.step();
+    total.backward(engine, backward_options(options));
+    optimizer->step();
   }
   return system_prompt.value();
 }
@@ -109,14 +136,35 @@ void run_chain_workload(const EnginePtr& engine, const WorkloadOptions& options)
   LLMCall second = stage("Solve the restated problem step by step.");
   LLMCall third = stage("Give only the final answer.");
   TextLoss loss_fn(engine, "Evaluate whether the final answer is right; be critical.");
-  TGD optimizer({x}, engine, TGDOptions{.concurrency = options.concurrency});
+  auto optimizer = make_optimizer({x}, engine, options);
   for (int step = 0; step < options.steps; ++step) {
-    optimizer.zero_grad();
+    optimizer->zero_grad();
     Variable y3 = third(second(first(x)));
     Variable loss = loss_fn(y3);
-    loss.backward(engine, {.concurrency = options.concurrency});
-    optimizer.step();
+    loss.backward(engine, backward_options(options));
+    optimizer->step();
   }
+}
+
+std::string run_pipeline_workload(const EnginePtr& engine, const WorkloadOptions& options) {
+  Variable planner("List the quantities in the question, then the steps to combine them.",
+                   "system prompt of the planning stage");
+  Variable solver("Follow the plan and end with 'Answer: N'.",
+                  "system prompt of the solving stage");
+  LLMCall plan_call(engine, planner);
+  LLMCall solve_call(engine, solver);
+  TextLoss loss_fn(engine, "Is the final answer right? Be critical and concise.");
+  auto optimizer = make_optimizer({planner, solver}, engine, options);
+  for (int step = 0; step < options.steps; ++step) {
+    optimizer->zero_grad();
+    Variable question(fmt::format("Question {}: I have 3 apples and buy {} more.", step, step + 2),
+                      roles::kLlmInput, false);
+    Variable plan = plan_call(question, "plan for the question");
+    Variable answer = solve_call(plan, "answer following the plan");
+    loss_fn(answer).backward(engine, backward_options(options));
+    optimizer->step();
+  }
+  return planner.value() + "\n" + solver.value();
 }
 
 }  // namespace tg::testing

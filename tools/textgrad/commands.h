@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine_setup.h"
+#include "optimizer_options.h"
 
 namespace CLI {
 class App;
@@ -37,6 +38,7 @@ struct OptimizeFlags {
   std::string run_dir;
   std::string resume;
   OutputFlags output;
+  OptimizerFlags optimizer;
 };
 void add_optimize(CLI::App& app, OptimizeFlags& flags);
 int run_optimize(OptimizeFlags flags);

@@ -52,7 +52,8 @@ json flags_to_json(const OptimizeFlags& f) {
           {"metric", f.metric},
           {"prompt", f.prompt},
           {"input_field", f.input_field},
-          {"target_field", f.target_field}};
+          {"target_field", f.target_field},
+          {"optimizer", to_json(f.optimizer)}};
 }
 
 OptimizeFlags flags_from_json(const json& j, const OptimizeFlags& cli) {
@@ -85,6 +86,7 @@ OptimizeFlags flags_from_json(const json& j, const OptimizeFlags& cli) {
   f.prompt = j.value("prompt", "");
   f.input_field = j.value("input_field", "");
   f.target_field = j.value("target_field", "");
+  f.optimizer = optimizer_flags_from_json(j.value("optimizer", json::object()));
   // A resumed run may raise its budget (the budget stop is meant to be resumable).
   if (cli.engines.budget_usd > 0) e.budget_usd = cli.engines.budget_usd;
   if (cli.engines.budget_tokens > 0) e.budget_tokens = cli.engines.budget_tokens;
@@ -171,7 +173,9 @@ class OptimizeRun {
     print_estimate(flags_, task_, engines_, progress_);
     const std::string initial =
         flags_.prompt.empty() ? default_prompt() : text_or_file(flags_.prompt);
-    Variable prompt(initial, default_prompt_role(), true);
+    Variable prompt(initial,
+                    flags_.optimizer.role.empty() ? default_prompt_role() : flags_.optimizer.role,
+                    true);
     std::vector<StepRecord> records = load_records();
     if (records.empty()) {
       records.push_back(evaluate_step0(initial));
@@ -222,7 +226,18 @@ class OptimizeRun {
 
   void train(Variable& prompt, std::vector<StepRecord>& records) {
     BlackboxLLM model(engines_.forward, prompt);
-    TGD optimizer({prompt}, engines_.backward, TGDOptions{.concurrency = flags_.concurrency});
+    // The optimizer and its gate (optimizer_options.h); the gate scores the validation set.
+    RunOptimizer optimizer = build_optimizer(
+        flags_.optimizer, prompt, engines_.backward, flags_.concurrency, [&, step = 0]() mutable {
+          std::vector<int> s =
+              evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val, scorer_,
+                              progress_, fmt::format("validation {}", ++step))
+                  .scores;
+          return std::vector<double>(s.begin(), s.end());
+        });
+    if (auto saved = dir_.read_steps(); !saved.empty()) {
+      restore_optimizer(*optimizer.optimizer, json::parse(saved.back()));
+    }
     BatchSampler sampler(task_.splits.train.size(), flags_.batch_size, flags_.steps_per_epoch,
                          flags_.seed);
     int step = 0;
@@ -236,10 +251,12 @@ class OptimizeRun {
         records.push_back(train_step(step, epoch, batch, model, optimizer, prompt, records.back()));
       }
     }
+    if (flags_.optimizer.keep_best) optimizer.optimizer->restore_best();
   }
 
   StepRecord train_step(int step, int epoch, const std::vector<size_t>& batch, BlackboxLLM& model,
-                        TGD& optimizer, Variable& prompt, const StepRecord& previous) {
+                        RunOptimizer& run, Variable& prompt, const StepRecord& previous) {
+    Optimizer& optimizer = *run.optimizer;
     progress_.begin(fmt::format("step {}/{} training", step, flags_.steps), 0);
     optimizer.zero_grad();
     std::vector<Variable> losses;
@@ -250,7 +267,7 @@ class OptimizeRun {
       losses.push_back(scorer_.loss(x, y, model(x)));
     }
     Variable total = sum(losses);
-    total.backward(engines_.backward, {.concurrency = flags_.concurrency});
+    total.backward(engines_.backward, run.backward);
     dir_.write_file("graph.dot", to_dot(total));
     StepReport report = optimizer.step();
     progress_.end();
@@ -260,22 +277,19 @@ class OptimizeRun {
     record.epoch = epoch + 1;
     record.note = util::clip(report.outcomes.at(0).reason);  // may quote a huge answer
     if (!record.note.empty()) events_.warning(record.note);
-    Evaluation val = evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val, scorer_,
-                                     progress_, fmt::format("step {} validation", step));
-    if (!task_.splits.val.empty()) {
-      if (previous.val_accuracy && val.accuracy < *previous.val_accuracy) {
-        prompt.set_value(previous.prompt);  // the reference's validation revert
-        record.reverted = true;
-        record.val_accuracy = previous.val_accuracy;
-      } else {
-        record.val_accuracy = val.accuracy;
-      }
+    if (!task_.splits.val.empty() && report.gate) {  // the gate scored the validation set
+      record.reverted = !report.gate->accepted;
+      record.val_accuracy = report.gate->accepted ? report.gate->new_mean : report.gate->old_mean;
+    } else {
+      record.val_accuracy = previous.val_accuracy;
     }
     record.prompt = prompt.value();
     Evaluation test = evaluate_prompt(engines_.forward, record.prompt, task_.splits.test, scorer_,
                                       progress_, fmt::format("step {} test", step));
     if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
-    dir_.write_step(step, record_to_json(record, test.scores).dump(2));
+    json saved = record_to_json(record, test.scores);
+    saved["optimizer"] = step_record(report, optimizer);
+    dir_.write_step(step, saved.dump(2));
     events_.step(step, record.val_accuracy, record.test_accuracy, record.reverted);
     progress_.note(fmt::format("Step {}: validation {}{}, test {}", step,
                                percent(record.val_accuracy), record.reverted ? " (reverted)" : "",
@@ -391,6 +405,7 @@ void add_optimize(CLI::App& app, OptimizeFlags& f) {
       ->check(input_folder());
   cmd->add_flag("--quiet", f.output.quiet, "No progress output");
   cmd->add_flag("--json", f.output.json, "Print the result as JSON");
+  add_optimizer_flags(*cmd, f.optimizer);
 }
 
 int run_optimize(OptimizeFlags flags) {
@@ -405,6 +420,7 @@ int run_optimize(OptimizeFlags flags) {
   if (flags.steps < 0 || flags.batch_size < 1 || flags.steps_per_epoch < 0) {
     throw InvalidArgument("--steps must be >= 0, --batch-size >= 1, --steps-per-epoch >= 0");
   }
+  validate(flags.optimizer);
   const std::string label = std::filesystem::path(flags.task).stem().string();
   RunDir dir = RunDir::create(flags.run_dir.empty() ? default_run_dir(label)
                                                     : std::filesystem::path(flags.run_dir));
