@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine_setup.h"
+#include "shard.h"
 
 namespace CLI {
 class App;
@@ -51,6 +52,7 @@ struct EvalFlags {
   std::string input_field;
   std::string target_field;
   OutputFlags output;
+  ShardFlags shard;
 };
 void add_eval(CLI::App& app, EvalFlags& flags);
 int run_eval(const EvalFlags& flags);

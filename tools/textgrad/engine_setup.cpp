@@ -1,5 +1,7 @@
 #include "engine_setup.h"
 
+#include "endpoint_flags.h"
+
 #include <CLI/CLI.hpp>
 
 #include "textgrad/cache.h"
@@ -40,16 +42,23 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_
   command.add_option("--budget-tokens", flags.budget_tokens,
                      "Stop at a step boundary after this many tokens");
   command.add_option("--data-dir", flags.data_dir, "Folder holding the datasets and prices.json");
+  add_endpoint_flags(command, flags.endpoints);
 }
 
 namespace {
 
 EnginePtr build_one(const std::string& name, const EngineFlags& flags,
-                    const std::shared_ptr<Ledger>& ledger) {
+                    const std::shared_ptr<Ledger>& ledger,
+                    std::shared_ptr<EndpointPool>* pool = nullptr) {
   EngineOptions options;
   options.timeout_s = flags.timeout_s;
   options.max_retries = flags.max_retries;
-  EnginePtr engine = make_engine(name, options);
+  EnginePtr engine;
+  if (pool && !flags.endpoints.empty()) {
+    engine = *pool = make_pool_engine(name, options, flags.endpoints);
+  } else {
+    engine = make_engine(name, options);
+  }
   engine = with_limits(engine,
                        {flags.max_in_flight, flags.requests_per_minute, flags.tokens_per_minute});
   if (!flags.no_cache) {
@@ -79,7 +88,7 @@ Engines build_engines(const EngineFlags& flags) {
   if (flags.budget_usd > 0) budget.max_usd = flags.budget_usd;
   if (flags.budget_tokens > 0) budget.max_tokens = flags.budget_tokens;
   engines.ledger->set_budget(budget);
-  engines.forward = build_one(flags.engine, flags, engines.ledger);
+  engines.forward = build_one(flags.engine, flags, engines.ledger, &engines.pool);
   engines.backward = flags.backward_engine.empty() || flags.backward_engine == flags.engine
                          ? engines.forward
                          : build_one(flags.backward_engine, flags, engines.ledger);

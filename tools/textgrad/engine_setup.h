@@ -4,7 +4,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "textgrad/endpoint_pool.h"
 #include "textgrad/engine.h"
 #include "textgrad/usage.h"
 
@@ -29,6 +31,7 @@ struct EngineFlags {
   double budget_usd = 0;
   long long budget_tokens = 0;
   std::string data_dir;
+  std::vector<std::string> endpoints;  // --endpoint: a pool when given (endpoint_flags.h)
 };
 
 // Adds the engine, cache, limit and budget flags to a subcommand.
@@ -38,6 +41,7 @@ struct Engines {
   EnginePtr forward;
   EnginePtr backward;
   std::shared_ptr<Ledger> ledger;
+  std::shared_ptr<EndpointPool> pool;  // the forward engine's pool, with --endpoint
 };
 
 // Throws InvalidArgument with a clear message for unknown engines or missing keys.

@@ -78,10 +78,12 @@ int main(int argc, char** argv) {
   EvalFlags eval;
   SolveFlags solve;
   CacheFlags cache;
+  MergeFlags merge;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
   add_cache(app, cache);
+  add_merge(app, merge);
 
   try {
     app.parse(argc, argv);
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("eval")) return run_eval(eval);
     if (app.got_subcommand("solve")) return run_solve(solve);
     if (app.got_subcommand("cache")) return run_cache(cache);
+    if (app.got_subcommand("merge")) return run_merge(merge);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;
