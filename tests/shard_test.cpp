@@ -227,14 +227,19 @@ TEST_F(ScaleCliTest, EndpointPoolWithADroppingServerGivesTheSingleServerResult) 
   EXPECT_EQ(pooled.exit_code, 2);  // POOL_KEY is not set
   EXPECT_NE(pooled.err.find("$POOL_KEY"), std::string::npos) << pooled.err;
 
+  // The same pool from a JSON config file, each endpoint its own entry.
   auto vars = env();
   vars["POOL_KEY"] = "fake-second-key-0123456789abcdef";
-  pooled = testing::run_process(
-      eval_args({"--json", "--no-cache", "--endpoint", server_->base_url() + "/v1", "--endpoint",
-                 dropping.base_url() + "/v1", "--endpoint",
-                 R"({"url": ")" + other.base_url() +
-                     R"(/v1", "key_env": "POOL_KEY", "max_in_flight": 2})"}),
-      vars);
+  json config = {
+      {"eval",
+       {{"endpoint",
+         {server_->base_url() + "/v1",
+          dropping.base_url() + "/v1",
+          {{"url", other.base_url() + "/v1"}, {"key_env", "POOL_KEY"}, {"max_in_flight", 2}}}}}}};
+  testing::write_text(dir_.file("pool.json"), config.dump());
+  std::vector<std::string> args = eval_args({"--json", "--no-cache"});
+  args.insert(args.begin() + 1, {"--config", dir_.file("pool.json")});  // before the subcommand
+  pooled = testing::run_process(args, vars);
   ASSERT_EQ(pooled.exit_code, 0) << pooled.err;
   expect_same_result(json::parse(pooled.out), json::parse(single.out));
   EXPECT_GT(other.request_count(), 0u);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "endpoint_flags.h"
 #include "evaluate.h"
 #include "progress.h"
 #include "shard_file.h"
@@ -122,6 +123,7 @@ int run_eval_shard(const EvalFlags& f, const Task& task, const std::vector<Examp
   file.cost_usd = totals.cost_usd;
   file.unscorable = warnings;
   write_shard_file(path, file);
+  if (engines.pool) print_endpoint_usage(std::cerr, *engines.pool, *engines.ledger);
   int correct = 0;
   for (int s : predictions.scores) correct += s;
   if (!f.output.quiet) {
