@@ -69,8 +69,6 @@ EngineError offline_error(const std::string& engine, const std::string& url,
 
 }  // namespace
 
-class RedisCachingEngine;
-
 struct RedisCore : std::enable_shared_from_this<RedisCore> {
   RedisCore(EnginePtr inner_engine, RedisCacheOptions opts, std::unique_ptr<RedisStore> redis)
       : inner(std::move(inner_engine)),
