@@ -1,17 +1,15 @@
 #include "shard.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
 #include "commands.h"
 #include "endpoint_flags.h"
-#include "evaluate.h"
 #include "progress.h"
 #include "shard_file.h"
 #include "textgrad/errors.h"
