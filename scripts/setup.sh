@@ -8,6 +8,8 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev libfmt-dev
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libssl-dev
   ca-certificates
+  # The shared response cache on Redis (libhiredis) and the server its tests start.
+  libhiredis-dev redis-server
   # The sandbox of `textgrad code` and the tests it runs.
   bubblewrap python3
   # The Python package textgrad_cpp and its tests.

@@ -15,9 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "cache/redis_caching_engine.h"
 #include "cache/store.h"
 #include "textgrad/cache.h"
 #include "textgrad/errors.h"
+#include "textgrad/redis_cache.h"
 
 namespace tg {
 
@@ -501,12 +503,13 @@ const std::string& CachingEngine::path() const { return core_->options.path; }
 CacheMode CachingEngine::mode() const { return core_->options.mode; }
 
 EnginePtr with_cache(EnginePtr inner, CacheOptions options) {
+  if (is_redis_url(options.path)) return cache::make_redis_cache(std::move(inner), options);
   return std::make_shared<CachingEngine>(std::move(inner), std::move(options));
 }
 
 std::optional<CacheCounters> cache_counters(const Engine& engine) {
   if (auto* cached = dynamic_cast<const CachingEngine*>(&engine)) return cached->counters();
-  return std::nullopt;
+  return cache::redis_cache_counters(engine);
 }
 
 }  // namespace tg

@@ -6,6 +6,7 @@
 
 #include "engine_setup.h"
 #include "optimizer_options.h"
+#include "shard.h"
 
 namespace CLI {
 class App;
@@ -53,6 +54,7 @@ struct EvalFlags {
   std::string input_field;
   std::string target_field;
   OutputFlags output;
+  ShardFlags shard;
 };
 void add_eval(CLI::App& app, EvalFlags& flags);
 int run_eval(const EvalFlags& flags);

@@ -1,5 +1,7 @@
 #include "engine_setup.h"
 
+#include "endpoint_flags.h"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -74,6 +76,7 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_
   command
       .add_option("--max-tokens", flags.max_tokens, "Output token limit per call (default 2000)")
       ->check(CLI::PositiveNumber);
+  add_endpoint_flags(command, flags.endpoints);
 }
 
 namespace {
@@ -157,7 +160,8 @@ void warn_if_unpriced(const Engine& engine, const PriceTable& prices, const std:
 }
 
 EnginePtr build_one(const std::string& name, const EngineFlags& flags,
-                    const std::shared_ptr<Ledger>& ledger) {
+                    const std::shared_ptr<Ledger>& ledger,
+                    std::shared_ptr<EndpointPool>* pool = nullptr) {
   EngineOptions options;
   options.timeout_s = flags.timeout_s;
   options.max_retries = flags.max_retries;
@@ -168,7 +172,12 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
   if (!flags.data_dir.empty() && std::filesystem::is_regular_file(user_models)) {
     options.model_table_path = user_models;
   }
-  EnginePtr engine = make_named_engine(name, options, flags.data_dir);
+  EnginePtr engine;
+  if (pool && !flags.endpoints.empty()) {
+    engine = *pool = make_pool_engine(name, options, flags.endpoints);
+  } else {
+    engine = make_named_engine(name, options, flags.data_dir);
+  }
   warn_if_unpriced(*engine, ledger->prices(), flags.data_dir);
   engine = with_limits(engine,
                        {flags.max_in_flight, flags.requests_per_minute, flags.tokens_per_minute});
@@ -195,7 +204,7 @@ Engines build_engines(const EngineFlags& flags) {
   if (flags.budget_usd > 0) budget.max_usd = flags.budget_usd;
   if (flags.budget_tokens > 0) budget.max_tokens = flags.budget_tokens;
   engines.ledger->set_budget(budget);
-  engines.forward = build_one(flags.engine, flags, engines.ledger);
+  engines.forward = build_one(flags.engine, flags, engines.ledger, &engines.pool);
   engines.backward = flags.backward_engine.empty() || flags.backward_engine == flags.engine
                          ? engines.forward
                          : build_one(flags.backward_engine, flags, engines.ledger);

@@ -5,7 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "textgrad/endpoint_pool.h"
 #include "textgrad/engine.h"
 #include "textgrad/usage.h"
 
@@ -35,6 +37,7 @@ struct EngineFlags {
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<int> max_tokens;
+  std::vector<std::string> endpoints;  // --endpoint: a pool when given (endpoint_flags.h)
 };
 
 // Adds the engine, cache, limit and budget flags to a subcommand.
@@ -44,6 +47,7 @@ struct Engines {
   EnginePtr forward;
   EnginePtr backward;
   std::shared_ptr<Ledger> ledger;
+  std::shared_ptr<EndpointPool> pool;  // the forward engine's pool, with --endpoint
 };
 
 // Throws InvalidArgument with a clear message for unknown engines or missing keys.

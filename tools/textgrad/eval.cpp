@@ -7,6 +7,7 @@
 
 #include "checks.h"
 #include "commands.h"
+#include "endpoint_flags.h"
 #include "evaluate.h"
 #include "textgrad/errors.h"
 #include "util/text.h"
@@ -39,6 +40,7 @@ void add_eval(CLI::App& app, EvalFlags& f) {
   cmd->add_option("--target-field", f.target_field, "Target field of a JSONL/CSV task");
   cmd->add_flag("--quiet", f.output.quiet, "No progress output");
   cmd->add_flag("--json", f.output.json, "Print the result as JSON");
+  add_shard_flags(*cmd, f.shard);
 }
 
 int run_eval(const EvalFlags& f) {
@@ -50,6 +52,7 @@ int run_eval(const EvalFlags& f) {
   if (f.size >= 0 && static_cast<size_t>(f.size) < examples.size()) examples.resize(f.size);
   if (examples.empty())
     throw InvalidArgument(fmt::format("the {} split of '{}' is empty", f.split, f.task));
+  if (!f.shard.spec.empty()) return run_eval_shard(f, task, examples);
   Engines engines = build_engines(f.engines);
   Progress progress(f.output.quiet, engines.ledger);
   int warnings = 0;
@@ -82,6 +85,7 @@ int run_eval(const EvalFlags& f) {
         f.task, f.split, correct, result.scores.size(), result.accuracy * 100, ci.low * 100,
         ci.high * 100, totals.calls, totals.cache_hits, totals.cost_usd);
   }
+  if (engines.pool) print_endpoint_usage(std::cerr, *engines.pool, *engines.ledger);
   return kOk;
 }
 

@@ -89,11 +89,13 @@ int main(int argc, char** argv) {
   SolveFlags solve;
   CacheFlags cache;
   CodeFlags code;
+  MergeFlags merge;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
   add_cache(app, cache);
   add_code(app, code);
+  add_merge(app, merge);
 
   try {
     app.parse(argc, argv);
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("solve")) return run_solve(solve);
     if (app.got_subcommand("cache")) return run_cache(cache);
     if (app.got_subcommand("code")) return run_code(code);
+    if (app.got_subcommand("merge")) return run_merge(merge);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;
