@@ -1,12 +1,12 @@
 #include <algorithm>
 #include <cctype>
-#include <thread>
 
 #include "autograd/llm_function.h"
 #include "autograd/node.h"
 #include "textgrad/errors.h"
 #include "textgrad/functions.h"
 #include "textgrad/prompts.h"
+#include "util/executor.h"
 #include "util/text.h"
 
 namespace tg {
@@ -77,13 +77,14 @@ Variable StringBasedFunction::operator()(const Fields& inputs, std::string respo
   // With its inputs ready, the function runs here, on the caller's thread. Otherwise it would
   // run on the thread that settles the last input, which for an HTTP engine is the transport's
   // only I/O thread; a slow function (running unit tests, say) would stall every request in
-  // flight. So it gets a thread of its own.
+  // flight. So it runs on the library's executor (Note [One executor]), which starts no thread
+  // per call.
   const bool ready = std::all_of(predecessors.begin(), predecessors.end(),
                                  [](const detail::NodePtr& p) { return p->ready(); });
   if (ready) {
     evaluate();
   } else {
-    detail::when_all_settled(predecessors, [evaluate] { std::thread(evaluate).detach(); });
+    detail::when_all_settled(predecessors, [evaluate] { util::Executor::shared().post(evaluate); });
   }
   return Variable(output);
 }

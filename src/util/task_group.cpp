@@ -1,51 +1,67 @@
 #include "util/task_group.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 
 namespace tg::util {
 
-TaskGroup::TaskGroup(int max_threads) : max_threads_(std::max(1, max_threads)) {}
+// Tasks wait in the group's queue. A "drainer" posted to the executor runs them one after
+// another while the group is under its limit; at most max_parallel drainers exist at once.
+// A drainer may start after its group is gone (the waiter ran everything): it then finds the
+// queue empty and only releases the state it shares.
+struct TaskGroup::State {
+  explicit State(int limit) : max_parallel(limit) {}
 
-TaskGroup::~TaskGroup() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
+  // Runs queued tasks while there are some and the group is under its limit.
+  void drain(std::unique_lock<std::mutex>& lock) {
+    while (!queue.empty() && running < max_parallel) {
+      std::function<void()> task = std::move(queue.front());
+      queue.pop_front();
+      ++running;
+      lock.unlock();
+      task();
+      task = nullptr;
+      lock.lock();
+      --running;
+      changed.notify_all();
+    }
   }
-  work_cv_.notify_all();
-  for (std::thread& t : threads_) t.join();
-}
+
+  const int max_parallel;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<std::function<void()>> queue;
+  int drainers = 0;  // posted to the executor and not yet returned
+  int running = 0;
+};
+
+TaskGroup::TaskGroup(int max_parallel, Executor& executor)
+    : state_(std::make_shared<State>(std::max(1, max_parallel))), executor_(executor) {}
+
+TaskGroup::~TaskGroup() { wait(); }
 
 void TaskGroup::run(std::function<void()> task) {
-  std::lock_guard lock(mu_);
-  queue_.push_back(std::move(task));
-  // Idle threads may not have woken for earlier tasks yet, so compare against the queue.
-  if (static_cast<int>(queue_.size()) > idle_threads_ &&
-      static_cast<int>(threads_.size()) < max_threads_) {
-    threads_.emplace_back([this] { work(); });
-  }
-  work_cv_.notify_one();
+  std::lock_guard lock(state_->mu);
+  state_->queue.push_back(std::move(task));
+  state_->changed.notify_all();  // a waiter may run it before a drainer does
+  if (state_->drainers >= state_->max_parallel) return;  // they will reach it
+  ++state_->drainers;
+  executor_.post([state = state_] {
+    std::unique_lock lock(state->mu);
+    state->drain(lock);
+    --state->drainers;
+  });
 }
 
 void TaskGroup::wait() {
-  std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
-}
-
-void TaskGroup::work() {
-  std::unique_lock lock(mu_);
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
   while (true) {
-    ++idle_threads_;
-    work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    --idle_threads_;
-    if (queue_.empty()) return;  // stopping
-    std::function<void()> task = std::move(queue_.front());
-    queue_.pop_front();
-    ++running_;
-    lock.unlock();
-    task();
-    lock.lock();
-    --running_;
-    if (queue_.empty() && running_ == 0) idle_cv_.notify_all();
+    s.drain(lock);
+    if (s.queue.empty() && s.running == 0) return;
+    s.changed.wait(lock);
   }
 }
 

@@ -1,21 +1,24 @@
-// A bounded group of worker threads for blocking tasks (LLM calls waited on synchronously).
+// A bounded group of tasks on the shared executor, for blocking work (LLM calls waited on
+// synchronously): backward jobs, optimizer updates, the CLI's batches.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <memory>
+
+#include "util/executor.h"
 
 namespace tg::util {
 
-// Runs tasks on at most `max_threads` threads, started on demand. Tasks may add more tasks.
-// wait() returns once every task added so far, and every task those added, has finished.
-// Tasks must not throw (wrap them); an escaping exception terminates the program.
+// Runs tasks on `executor`, at most `max_parallel` at a time, counting the thread in wait(),
+// which runs queued tasks of the group itself while it waits (Note [One executor]): a group
+// finishes even when every worker of the executor is busy, and starting a group starts no
+// thread. Tasks may add more tasks. wait() returns once every task added so far, and every
+// task those added, has finished. The destructor waits the same way, so tasks may refer to
+// the group's owner. Tasks must not throw (wrap them); an escaping exception terminates.
+// run() is thread-safe; wait() is called by the group's owner.
 class TaskGroup {
  public:
-  explicit TaskGroup(int max_threads);
+  explicit TaskGroup(int max_parallel, Executor& executor = Executor::shared());
   ~TaskGroup();
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
@@ -24,17 +27,9 @@ class TaskGroup {
   void wait();
 
  private:
-  void work();
-
-  const int max_threads_;
-  std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::condition_variable idle_cv_;
-  std::deque<std::function<void()>> queue_;
-  std::vector<std::thread> threads_;
-  int idle_threads_ = 0;
-  int running_ = 0;
-  bool stopping_ = false;
+  struct State;
+  std::shared_ptr<State> state_;  // shared with the group's tasks still on the executor
+  Executor& executor_;
 };
 
 }  // namespace tg::util
