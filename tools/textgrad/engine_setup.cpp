@@ -2,6 +2,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fmt/format.h>
+
+#include "textgrad/budget.h"
 #include "textgrad/cache.h"
 #include "textgrad/engines.h"
 #include "textgrad/errors.h"
@@ -36,16 +39,17 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_
                    "Serve answers only from the cache; fail on a miss (exact offline re-runs)");
   command.add_option("--prices", flags.prices_path, "JSON price table overriding the shipped one");
   command.add_option("--budget-usd", flags.budget_usd,
-                     "Stop at a step boundary after spending this much");
+                     "Spend at most this many dollars (checked before every call)");
   command.add_option("--budget-tokens", flags.budget_tokens,
-                     "Stop at a step boundary after this many tokens");
+                     "Spend at most this many tokens (checked before every call)");
   command.add_option("--data-dir", flags.data_dir, "Folder holding the datasets and prices.json");
 }
 
 namespace {
 
 EnginePtr build_one(const std::string& name, const EngineFlags& flags,
-                    const std::shared_ptr<Ledger>& ledger) {
+                    const std::shared_ptr<Ledger>& ledger,
+                    const std::shared_ptr<BudgetGuard>& guard) {
   EngineOptions options;
   options.timeout_s = flags.timeout_s;
   options.max_retries = flags.max_retries;
@@ -60,7 +64,15 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
   } else if (flags.replay) {
     throw InvalidArgument("--replay needs the cache: drop --no-cache");
   }
-  return with_ledger(engine, ledger);
+  engine = with_ledger(engine, ledger);
+  if (flags.budget_usd > 0 && !is_priced(ledger->prices(), engine->info())) {
+    throw InvalidArgument(fmt::format(
+        "--budget-usd cannot be enforced: {} is unpriced (not in the price table). Give its "
+        "price with --prices FILE ({{\"{}\": {{\"input\": 0.15, \"output\": 0.6}}}}, dollars per "
+        "million tokens) or use --budget-tokens N",
+        name, engine->info().model));
+  }
+  return with_budget(engine, guard);
 }
 
 }  // namespace
@@ -79,10 +91,11 @@ Engines build_engines(const EngineFlags& flags) {
   if (flags.budget_usd > 0) budget.max_usd = flags.budget_usd;
   if (flags.budget_tokens > 0) budget.max_tokens = flags.budget_tokens;
   engines.ledger->set_budget(budget);
-  engines.forward = build_one(flags.engine, flags, engines.ledger);
+  engines.guard = std::make_shared<BudgetGuard>(engines.ledger, budget);
+  engines.forward = build_one(flags.engine, flags, engines.ledger, engines.guard);
   engines.backward = flags.backward_engine.empty() || flags.backward_engine == flags.engine
                          ? engines.forward
-                         : build_one(flags.backward_engine, flags, engines.ledger);
+                         : build_one(flags.backward_engine, flags, engines.ledger, engines.guard);
   return engines;
 }
 

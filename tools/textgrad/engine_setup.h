@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "textgrad/budget.h"
 #include "textgrad/engine.h"
 #include "textgrad/usage.h"
 
@@ -38,6 +39,8 @@ struct Engines {
   EnginePtr forward;
   EnginePtr backward;
   std::shared_ptr<Ledger> ledger;
+  // Every call of both engines passes it first: budgets, and cancellation on Ctrl-C.
+  std::shared_ptr<BudgetGuard> guard;
 };
 
 // Throws InvalidArgument with a clear message for unknown engines or missing keys.

@@ -78,10 +78,12 @@ int main(int argc, char** argv) {
   EvalFlags eval;
   SolveFlags solve;
   CacheFlags cache;
+  ReportFlags report;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
   add_cache(app, cache);
+  add_report(app, report);
 
   try {
     app.parse(argc, argv);
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("eval")) return run_eval(eval);
     if (app.got_subcommand("solve")) return run_solve(solve);
     if (app.got_subcommand("cache")) return run_cache(cache);
+    if (app.got_subcommand("report")) return run_report(report);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;
