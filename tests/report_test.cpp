@@ -271,8 +271,7 @@ TEST(HtmlReportTest, SingleStepIsPlottedInTheMiddle) {
   const std::string html = render_html(s);
   EXPECT_EQ(count_of(html, "<polyline"), 2u);
   EXPECT_EQ(count_of(polyline_points(html, "val"), ","), 1u);
-  EXPECT_EQ(count_of(html, "<circle class=\"val\"") + count_of(html, "<circle class=\"test\""),
-            2u);
+  EXPECT_EQ(count_of(html, "<circle class=\"val\"") + count_of(html, "<circle class=\"test\""), 2u);
   EXPECT_EQ(html.find("nan"), std::string::npos);
   EXPECT_EQ(html.find("inf"), std::string::npos);
   EXPECT_NE(render_markdown(s).find("- Change: +0.0 pp"), std::string::npos);
@@ -300,7 +299,7 @@ RunSummary gated_summary() {
 TEST(HtmlReportTest, MarksAcceptedAndRevertedProposalsOnTheCurve) {
   const std::string html = render_html(gated_summary());
   EXPECT_EQ(count_of(html, "<circle class=\"accepted\" cx"), 2u);  // step 1 and the legend
-  EXPECT_EQ(count_of(html, "<path class=\"rejected\""), 2u);      // step 2 and the legend
+  EXPECT_EQ(count_of(html, "<path class=\"rejected\""), 2u);       // step 2 and the legend
   EXPECT_NE(html.find("step 2: proposal reverted (30.0%)"), std::string::npos);
   // The rejected proposal's 30% widens the axis below the kept values.
   EXPECT_NE(html.find(">20%</text>"), std::string::npos);

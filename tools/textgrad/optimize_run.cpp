@@ -184,8 +184,14 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
     for (const auto& batch : batches) {
       if (++step > flags_.steps) break;
       if (step <= records.back().step) continue;
+      if (engines_.ledger->over_budget()) {
+        try {
+          engines_.ledger->check_budget();
+        } catch (const BudgetExceeded&) {
+          engines_.guard->cancel(std::current_exception());
+        }
+      }
       if (auto reason = engines_.guard->stop_reason()) std::rethrow_exception(reason);
-      engines_.ledger->check_budget();
       records.push_back(train_step(step, epoch, batch, prompt, optimizer, records.back()));
     }
   }

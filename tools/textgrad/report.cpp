@@ -324,8 +324,8 @@ std::string md_steps(const RunSummary& summary) {
   for (const StepRecord& s : steps) {
     const PhaseCost* cost = step_cost(summary, s.step);
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", s.step, s.epoch,
-                       percent(s.val_accuracy), percent(s.test_accuracy),
-                       s.reverted ? "yes" : "no", md_cell(s.note), cost ? cost->calls : 0,
+                       percent(s.val_accuracy), percent(s.test_accuracy), s.reverted ? "yes" : "no",
+                       md_cell(s.note), cost ? cost->calls : 0,
                        cost ? cost->input_tokens + cost->output_tokens : 0,
                        cost ? cost_of(*cost) : dollars(0));
   }
@@ -344,8 +344,8 @@ std::string md_step_details(const RunSummary& summary) {
                        percent(p.gate.before), percent(p.gate.after));
     if (!p.reason.empty()) out += fmt::format("- Optimizer: {}\n", md_cell(p.reason));
     out += "\nProposed change:\n\n" +
-           md_fenced(word_diff_markdown(steps[k - 1].prompt, p.proposed.empty() ? steps[k - 1].prompt
-                                                                                : p.proposed));
+           md_fenced(word_diff_markdown(steps[k - 1].prompt,
+                                        p.proposed.empty() ? steps[k - 1].prompt : p.proposed));
     out += "\nFeedback that produced it:\n\n" + md_fenced(p.feedback) + "\n";
   }
   return out;
@@ -367,8 +367,8 @@ std::string md_phase_row(const PhaseCost& p, bool bold) {
   return fmt::format(
       "| {0}{1}{0} | {0}{2}{0} | {0}{3}{0} | {0}{4}{0} | {0}{5}{0} | {0}{6}{0} | "
       "{0}{7}{0} |\n",
-      b, md_cell(p.phase), p.calls, p.cache_hits, p.input_tokens, p.output_tokens,
-      cost_of(p), mean_latency(p));
+      b, md_cell(p.phase), p.calls, p.cache_hits, p.input_tokens, p.output_tokens, cost_of(p),
+      mean_latency(p));
 }
 
 std::string md_phases(const std::vector<PhaseCost>& phases) {
@@ -414,7 +414,7 @@ table.items td, table.failing td { font-size: 0.9rem; }
 struct PlotGeometry {
   double width = 640, height = 300;
   double left = 48, right = 16, top = 36, bottom = 44;  // the legend sits in the top margin
-  double low = 0, high = 1;                              // the y range, fitted to the data
+  double low = 0, high = 1;                             // the y range, fitted to the data
   double tick = 0.25;
   double plot_width() const { return width - left - right; }
   double plot_height() const { return height - top - bottom; }
@@ -631,9 +631,9 @@ std::string html_step_details(const RunSummary& summary) {
         percent(p.gate.before), percent(p.gate.after),
         p.reason.empty() ? std::string() : " Optimizer: " + html_escape(p.reason));
     if (p.gate.decision == "reverted") {
-      out += fmt::format(
-          "<p>Rejected proposal (validation {}), the previous prompt was kept:</p>\n",
-          percent(p.gate.after));
+      out +=
+          fmt::format("<p>Rejected proposal (validation {}), the previous prompt was kept:</p>\n",
+                      percent(p.gate.after));
     }
     out += fmt::format("<pre class=\"diff\">{}</pre>\n",
                        word_diff_html(before, p.proposed.empty() ? before : p.proposed));
