@@ -134,6 +134,25 @@ void refuse_changed_flags(const OptimizeFlags& cli, const json& config) {
   }
 }
 
+// Limits, the cache and prices given with --resume replace the run's.
+void apply_operational_flags(const OptimizeFlags& cli, OptimizeFlags& run) {
+  const EngineFlags& from = cli.engines;
+  EngineFlags& to = run.engines;
+  for (const std::string& option : cli.given) {
+    const std::string key = key_of(option);
+    if (key == "max_in_flight") to.max_in_flight = from.max_in_flight;
+    if (key == "rpm") to.requests_per_minute = from.requests_per_minute;
+    if (key == "tpm") to.tokens_per_minute = from.tokens_per_minute;
+    if (key == "timeout") to.timeout_s = from.timeout_s;
+    if (key == "max_retries") to.max_retries = from.max_retries;
+    if (key == "cache") to.cache_path = from.cache_path;
+    if (key == "no_cache") to.no_cache = from.no_cache;
+    if (key == "replay") to.replay = from.replay;
+    if (key == "prices") to.prices_path = from.prices_path;
+    if (key == "data_dir") to.data_dir = from.data_dir;
+  }
+}
+
 void validate_numbers(const OptimizeFlags& f) {
   if (f.steps < 0) throw InvalidArgument("--steps must be 0 or more");
   if (f.batch_size < 1) throw InvalidArgument("--batch-size must be 1 or more");
@@ -249,6 +268,7 @@ int resume(const OptimizeFlags& cli) {
   // A resumed run may raise its budget (the budget stop is meant to be resumable).
   if (cli.engines.budget_usd > 0) flags.engines.budget_usd = cli.engines.budget_usd;
   if (cli.engines.budget_tokens > 0) flags.engines.budget_tokens = cli.engines.budget_tokens;
+  apply_operational_flags(cli, flags);
   flags.resume = cli.resume;
   flags.output = cli.output;
   flags.yes = cli.yes;

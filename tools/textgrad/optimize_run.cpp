@@ -65,8 +65,9 @@ OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir
       tagger_([this](const TracedCall& call) { observe(call); }),
       events_(
           dir_, engines_.ledger, [this] { return tagger_.step(); },
-          [guard = engines_.guard](const std::string& error) {
-            guard->cancel(std::make_exception_ptr(Error(error)));
+          // Weak: the ledger keeps this observer, and the guard keeps the ledger.
+          [guard = std::weak_ptr<BudgetGuard>(engines_.guard)](const std::string& error) {
+            if (auto alive = guard.lock()) alive->cancel(std::make_exception_ptr(Error(error)));
           }),
       scorer_(task_.metric, engines_.backward, events_.warner(progress_)) {
   scorer_.set_tagger(&tagger_);

@@ -120,12 +120,13 @@ RunDir::RunDir(fs::path path, std::shared_ptr<Shared> shared)
 
 RunDir RunDir::create(const fs::path& path) {
   std::error_code error;
+  const bool is_new = !fs::exists(path);
   fs::create_directories(path / "steps", error);
   if (error) {
     throw Error(
         fmt::format("cannot create the run directory '{}': {}", path.string(), error.message()));
   }
-  fs::permissions(path, fs::perms::owner_all, error);
+  if (is_new) fs::permissions(path, fs::perms::owner_all, error);  // prompts are private
   auto shared = std::make_shared<Shared>();
   shared->lock_fd = take_lock(path);
   // Checked under the lock, so of two simultaneous starts exactly one gets the directory.

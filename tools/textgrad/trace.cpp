@@ -113,6 +113,9 @@ Trace::Trace(const std::filesystem::path& file, TraceLevel level) : level_(level
     sqlite3_close(db_);
     throw Error(fmt::format("cannot open the trace '{}': {}", file.string(), message));
   }
+  std::error_code ignored;  // prompts and answers are private, like the cache
+  std::filesystem::permissions(
+      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ignored);
   char* message = nullptr;
   if (sqlite3_exec(db_, kSchema, nullptr, nullptr, &message) != SQLITE_OK) {
     const std::string text = message ? message : "unknown error";
