@@ -106,9 +106,9 @@ OptimizeFlags flags_from_json(const json& j) {
 // Flags that may differ on --resume: they change limits and output, not the run's results.
 bool may_change_on_resume(const std::string& key) {
   static const char* const kAllowed[] = {
-      "resume",      "steps",  "budget_usd",    "budget_tokens", "quiet",  "json",
-      "yes",         "config", "max_in_flight", "rpm",           "tpm",    "timeout",
-      "max_retries", "cache",  "no_cache",      "replay",        "prices", "data_dir"};
+      "resume",   "steps",         "budget_usd", "budget_tokens", "quiet",   "json",        "yes",
+      "config",   "max_in_flight", "rpm",        "tpm",           "timeout", "max_retries", "cache",
+      "no_cache", "replay",        "prices",     "data_dir",      "trace"};
   return std::find(std::begin(kAllowed), std::end(kAllowed), key) != std::end(kAllowed);
 }
 
@@ -150,6 +150,7 @@ void apply_operational_flags(const OptimizeFlags& cli, OptimizeFlags& run) {
     if (key == "replay") to.replay = from.replay;
     if (key == "prices") to.prices_path = from.prices_path;
     if (key == "data_dir") to.data_dir = from.data_dir;
+    if (key == "trace") run.trace = cli.trace;
   }
 }
 

@@ -130,6 +130,7 @@ int OptimizeRun::run() {
     }
   }
   engines_.guard->wait_idle();
+  if (watcher.signal() != 0) outcome = "interrupted";  // even if the last step got done
   dir_.check_writes();
   trace_.check_writes();
   const double wall =
