@@ -306,8 +306,7 @@ TEST_F(EngineRegistryTest, MakeEngineTalksToEachDialect) {
     EXPECT_EQ(response.usage.output_tokens, 3);
     const RecordedRequest sent = server.requests().at(before);
     EXPECT_NE(sent.path.find(expected.path_fragment), std::string::npos) << sent.path;
-    EXPECT_NE(sent.header(expected.key_header).find("fake-e2e-secret-0123456789"),
-              std::string::npos);
+    EXPECT_NE(sent.header(expected.key_header).find("fake-e2e-secret-0123456789"), std::string::npos);
     const std::optional<EngineStats> stats = engine_stats(*engine);
     ASSERT_TRUE(stats.has_value());
     EXPECT_EQ(stats->succeeded, 1);

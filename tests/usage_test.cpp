@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "support/workloads.h"
 #include "test_paths.h"
+#include "support/workloads.h"
 #include "textgrad/textgrad.h"
 #include "textgrad/usage.h"
 
