@@ -23,7 +23,6 @@ class HeldEngine : public Engine {
     std::lock_guard lock(mu_);
     return held_.size();
   }
-  int sent = 0;
   // Answers the oldest held call with `tokens` (input) + 10 (output) tokens.
   void answer(std::int64_t input_tokens) {
     std::function<void(Outcome)> done;

@@ -19,7 +19,6 @@
 
 namespace tg {
 class Variable;
-class BlackboxLLM;
 class TextualGradientDescent;
 }  // namespace tg
 
