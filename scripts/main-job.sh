@@ -7,6 +7,8 @@
 #
 # Without an API key and without flags it runs an offline demonstration against a local mock
 # model (scripted answers), so the whole pipeline can be seen; its accuracies mean nothing.
+# The demonstration says so in config.json, report.md and report.html, and is not priced (the
+# mock names itself as the model, which no price table lists).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -29,4 +31,5 @@ trap 'kill $mock 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 OPENAI_API_KEY=mock OPENAI_BASE_URL="http://127.0.0.1:$(cat "$work/port")/v1" \
   TEXTGRAD_CACHE_DIR="$work/cache" \
-  "$tool" optimize --task object_counting --engine openai/mock-model
+  "$tool" optimize --task object_counting --engine openai/textgrad-mock-llm \
+    --label "offline demonstration (mock model)"

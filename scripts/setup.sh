@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev libfmt-dev
   libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libssl-dev
-  ca-certificates
+  ca-certificates zlib1g-dev
+  chromium  # renders report.html in a test (headless)
   # The shared response cache on Redis (libhiredis) and the server its tests start.
   libhiredis-dev redis-server
   # The sandbox of `textgrad code` and the tests it runs.

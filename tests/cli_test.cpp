@@ -5,13 +5,12 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <thread>
 
-#include "test_paths.h"
 #include "support/fake_llm_server.h"
 #include "support/mock_model.h"
 #include "support/process.h"
 #include "support/workloads.h"
+#include "test_paths.h"
 #include "textgrad/data.h"
 
 namespace tg {
@@ -108,26 +107,21 @@ TEST_F(CliTest, JsonOutputAndJudgeWithMalformedAnswers) {
 }
 
 TEST_F(CliTest, KilledRunResumesToTheSameResult) {
-  server_->set_script(testing::MockModel(TEXTGRAD_TEST_DATA_DIR, /*delay_ms=*/15));
   const std::string whole = dir_.file("whole");
   ASSERT_EQ(run(optimize_args(whole, 4)).exit_code, 0);
 
+  // Killed (SIGKILL, nothing cleaned up) after its 75th call: in the middle of step 2.
   const std::string killed = dir_.file("killed");
-  std::vector<std::string> args = optimize_args(killed, 4);
-  args.insert(args.begin(), tool());
-  auto vars = env();
-  vars["TEXTGRAD_CACHE_DIR"] = dir_.file("cache2");  // no answer reused from the first run
-  testing::Process process(args, vars);
-  for (int i = 0; i < 3000 && !fs::exists(killed + "/steps/step_0002.json"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  process.kill_now();
-  process.wait();
-  ASSERT_TRUE(fs::exists(killed + "/steps/step_0002.json"));
+  const std::map<std::string, std::string> fresh_cache = {
+      {"TEXTGRAD_CACHE_DIR", dir_.file("cache2")}};  // no answer reused from the first run
+  auto kill_env = fresh_cache;
+  kill_env["TEXTGRAD_TEST_SIGNAL_AFTER_CALLS"] = "75:KILL";
+  ProcessResult cut = run(optimize_args(killed, 4), kill_env);
+  ASSERT_EQ(cut.exit_code, -1) << cut.err;  // killed by the signal
+  ASSERT_TRUE(fs::exists(killed + "/steps/step_0001.json"));
   ASSERT_FALSE(fs::exists(killed + "/final_prompt.txt"));  // it really was cut short
 
-  ProcessResult resumed =
-      testing::run_process({tool(), "optimize", "--resume", killed, "--quiet"}, vars);
+  ProcessResult resumed = run({"optimize", "--resume", killed, "--quiet"}, fresh_cache);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(testing::read_text(killed + "/final_prompt.txt"),
             testing::read_text(whole + "/final_prompt.txt"));
@@ -172,7 +166,8 @@ TEST_F(CliTest, BadInputGetsAClearMessageAndANonZeroExit) {
 TEST_F(CliTest, BudgetStopsAtAStepBoundaryAndKeepsTheRun) {
   const std::string run_dir = dir_.file("budget");
   std::vector<std::string> args = optimize_args(run_dir, 5);
-  args.insert(args.end(), {"--budget-tokens", "1"});
+  // The mock bills 50 tokens a call: step 0 (20 evaluations) spends the budget exactly.
+  args.insert(args.end(), {"--budget-tokens", "1000", "--yes"});
   ProcessResult r = run(args);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("budget"), std::string::npos) << r.err;

@@ -135,11 +135,14 @@ TEST(MarkdownReportTest, HeaderEnginesAndWallTime) {
 
 TEST(MarkdownReportTest, StepRowsFormatPercentagesAndMissingValues) {
   const std::string md = render_markdown(sample_summary());
-  EXPECT_NE(md.find("| Step | Epoch | Validation accuracy | Test accuracy | Reverted | Note |"),
+  EXPECT_NE(md.find("| Step | Epoch | Validation accuracy | Test accuracy | Reverted | Note | "
+                    "Calls | Tokens | Cost |"),
             std::string::npos);
-  EXPECT_NE(md.find("| 0 | 0 | 50.0% | 45.6% | no | initial |\n"), std::string::npos);
-  EXPECT_NE(md.find("| 1 | 1 | 62.5% | – | yes | kept \\| better |\n"), std::string::npos);
-  EXPECT_NE(md.find("| 2 | 1 | – | 78.9% | no |  |\n"), std::string::npos);
+  EXPECT_NE(md.find("| 0 | 0 | 50.0% | 45.6% | no | initial | 0 | 0 | $0.0000 |\n"),
+            std::string::npos);
+  EXPECT_NE(md.find("| 1 | 1 | 62.5% | – | yes | kept \\| better | 0 | 0 | $0.0000 |\n"),
+            std::string::npos);
+  EXPECT_NE(md.find("| 2 | 1 | – | 78.9% | no |  | 0 | 0 | $0.0000 |\n"), std::string::npos);
 }
 
 TEST(MarkdownReportTest, TestAccuracySummary) {
@@ -237,8 +240,11 @@ TEST(HtmlReportTest, PlotHasOneLinePerSeriesAndSkipsMissingPoints) {
   EXPECT_EQ(count_of(html, "<polyline"), 2u);
   EXPECT_NE(html.find(">Validation</text>"), std::string::npos);
   EXPECT_NE(html.find(">Test</text>"), std::string::npos);
-  EXPECT_NE(html.find(">100%</text>"), std::string::npos);
-  EXPECT_NE(html.find(">0%</text>"), std::string::npos);
+  // The y-axis fits the data (45.6% to 78.9%), in whole 10-point ticks.
+  EXPECT_NE(html.find(">40%</text>"), std::string::npos);
+  EXPECT_NE(html.find(">90%</text>"), std::string::npos);
+  EXPECT_EQ(html.find(">0%</text>"), std::string::npos);
+  EXPECT_EQ(html.find(">100%</text>"), std::string::npos);
   // Steps 0 and 1 have a validation accuracy, steps 0 and 2 a test accuracy.
   EXPECT_EQ(count_of(polyline_points(html, "val"), ","), 2u);
   EXPECT_EQ(count_of(polyline_points(html, "test"), ","), 2u);
@@ -265,10 +271,65 @@ TEST(HtmlReportTest, SingleStepIsPlottedInTheMiddle) {
   const std::string html = render_html(s);
   EXPECT_EQ(count_of(html, "<polyline"), 2u);
   EXPECT_EQ(count_of(polyline_points(html, "val"), ","), 1u);
-  EXPECT_EQ(count_of(html, "<circle"), 2u);
+  EXPECT_EQ(count_of(html, "<circle class=\"val\"") + count_of(html, "<circle class=\"test\""), 2u);
   EXPECT_EQ(html.find("nan"), std::string::npos);
   EXPECT_EQ(html.find("inf"), std::string::npos);
   EXPECT_NE(render_markdown(s).find("- Change: +0.0 pp"), std::string::npos);
+}
+
+RunSummary gated_summary() {
+  RunSummary s = sample_summary();
+  ParameterRecord accepted;
+  accepted.feedback = "Count <every> item.";
+  accepted.proposed = "p1 counts";
+  accepted.gate = {"validation", "accepted", 0.5, 0.625, {}};
+  s.steps[1] = {1, 1, "p1 counts", 0.625, 0.5, false, ""};
+  s.steps[1].parameters = {accepted};
+  ParameterRecord reverted;
+  reverted.feedback = "Be shorter.";
+  reverted.proposed = "p2 short";
+  reverted.gate = {"validation", "reverted", 0.625, 0.3, {}};
+  s.steps[2] = {2, 1, "p1 counts", 0.625, 0.789, true, ""};
+  s.steps[2].parameters = {reverted};
+  s.step_costs[1] = {"step 1", 12, 2, 1000, 300, 0.25, 0, 0};
+  s.failing = {{"file#7", "How many?", "Answer: 999", "4", 0, {}, {}}};
+  return s;
+}
+
+TEST(HtmlReportTest, MarksAcceptedAndRevertedProposalsOnTheCurve) {
+  const std::string html = render_html(gated_summary());
+  EXPECT_EQ(count_of(html, "<circle class=\"accepted\" cx"), 2u);  // step 1 and the legend
+  EXPECT_EQ(count_of(html, "<path class=\"rejected\""), 2u);       // step 2 and the legend
+  EXPECT_NE(html.find("step 2: proposal reverted (30.0%)"), std::string::npos);
+  // The rejected proposal's 30% widens the axis below the kept values.
+  EXPECT_NE(html.find(">20%</text>"), std::string::npos);
+}
+
+TEST(HtmlReportTest, ExplainsEachStepAndListsFailingExamples) {
+  const RunSummary s = gated_summary();
+  const std::string html = render_html(s);
+  EXPECT_NE(html.find("Step 2: <span class=\"decision\">reverted</span>"), std::string::npos);
+  EXPECT_NE(html.find("Rejected proposal (validation 30.0%)"), std::string::npos);
+  EXPECT_NE(html.find("<del>p1 counts</del> <ins>p2 short</ins>"), std::string::npos);
+  EXPECT_NE(html.find("Count &lt;every&gt; item."), std::string::npos);
+  EXPECT_NE(html.find("<td>12</td><td>1300</td><td>$0.2500</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"text\">file#7</td><td class=\"text\">How many?</td>"),
+            std::string::npos);
+  const std::string md = render_markdown(s);
+  EXPECT_NE(md.find("### Step 2: reverted"), std::string::npos);
+  EXPECT_NE(md.find("| file#7 | How many? | Answer: 999 | 4 |"), std::string::npos);
+}
+
+TEST(HtmlReportTest, UnpricedCostsAndTheLabelAreShown) {
+  RunSummary s = sample_summary();
+  s.label = "offline demonstration (mock model)";
+  s.phases = {{"forward", 10, 0, 1000, 200, 0, 0, 10}};
+  const std::string html = render_html(s);
+  EXPECT_NE(html.find("<p class=\"label\">offline demonstration (mock model)</p>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>unpriced</td>"), std::string::npos);
+  EXPECT_EQ(html.find("$0.0000</td><td>"), std::string::npos);
+  EXPECT_NE(render_markdown(s).find("offline demonstration (mock model)"), std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "support/fake_llm_server.h"
@@ -23,7 +24,18 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, [](int) { stop = 1; });
   const int delay_ms = argc > 3 ? std::stoi(argv[3]) : 0;
   const int threads = argc > 4 ? std::stoi(argv[4]) : 64;
-  tg::fake::FakeLlmServer server(tg::testing::MockModel(argv[1], delay_ms), threads);
+  // Answers name the mock as their model, so no price table prices them as a real model.
+  tg::fake::FakeLlmServer server(
+      [model = tg::testing::MockModel(argv[1], delay_ms)](const tg::fake::RecordedRequest& r) {
+        tg::fake::FakeReply reply = model(r);
+        nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
+        if (body.is_object()) {
+          body["model"] = "textgrad-mock-llm";
+          reply.body = body.dump();
+        }
+        return reply;
+      },
+      threads);
   std::ofstream(argv[2]) << server.port() << "\n";
   while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }

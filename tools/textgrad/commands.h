@@ -3,10 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine_setup.h"
 #include "optimizer_options.h"
 #include "shard.h"
+#include "task.h"
 
 namespace CLI {
 class App;
@@ -22,42 +24,46 @@ struct OutputFlags {
 };
 
 struct OptimizeFlags {
-  std::string task;
+  DataFlags data;
   EngineFlags engines;
   int steps = 12;
   int steps_per_epoch = 4;
   int batch_size = 3;
-  int train_size = -1;
-  int val_size = -1;
-  int test_size = -1;
   unsigned seed = 42;
   int concurrency = 8;
   std::string metric = "auto";
   std::string prompt;  // TEXT or @FILE; empty: the default starting prompt
-  std::string input_field;
-  std::string target_field;
   std::string run_dir;
   std::string resume;
+  std::string trace = "full";
+  std::string label;  // e.g. "offline demonstration (mock model)"
+  bool yes = false;   // start even when the estimate exceeds the budget
   OutputFlags output;
   OptimizerFlags optimizer;
+  std::vector<std::string> given;  // the options given on the command line, e.g. "--engine"
 };
 void add_optimize(CLI::App& app, OptimizeFlags& flags);
 int run_optimize(OptimizeFlags flags);
 
 struct EvalFlags {
-  std::string task;
+  DataFlags data;
   EngineFlags engines;
   std::string prompt;
-  std::string split = "test";
+  std::string split;  // empty: test for built-in tasks, all for the user's files
   int size = -1;
   std::string metric = "auto";
-  std::string input_field;
-  std::string target_field;
+  std::string output_path;  // JSONL of predictions
   OutputFlags output;
   ShardFlags shard;
 };
 void add_eval(CLI::App& app, EvalFlags& flags);
 int run_eval(const EvalFlags& flags);
+
+struct ReportFlags {
+  std::string run_dir;
+};
+void add_report(CLI::App& app, ReportFlags& flags);
+int run_report(const ReportFlags& flags);
 
 struct SolveFlags {
   std::string question;
@@ -106,5 +112,8 @@ int run_code(const CodeFlags& flags);
 
 // TEXT, or @FILE for the contents of FILE.
 std::string text_or_file(const std::string& value);
+
+// Adds --task, --train/--val/--test, --input-field/--target-field and --shuffle-seed.
+void add_data_flags(CLI::App& command, DataFlags& flags);
 
 }  // namespace tg::cli

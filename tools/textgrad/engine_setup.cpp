@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "checks.h"
+#include "textgrad/budget_guard.h"
 #include "textgrad/cache.h"
 #include "textgrad/data.h"
 #include "textgrad/engines.h"
@@ -58,11 +59,11 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags, bool with_backward_
       ->check(input_file());
   command
       .add_option("--budget-usd", flags.budget_usd,
-                  "Stop at a step boundary after spending this much")
+                  "Spend at most this many dollars (checked before every call)")
       ->check(at_least(0));
   command
       .add_option("--budget-tokens", flags.budget_tokens,
-                  "Stop at a step boundary after this many tokens")
+                  "Spend at most this many tokens (checked before every call)")
       ->check(at_least(0));
   command
       .add_option("--data-dir", flags.data_dir,
@@ -161,6 +162,7 @@ void warn_if_unpriced(const Engine& engine, const PriceTable& prices, const std:
 
 EnginePtr build_one(const std::string& name, const EngineFlags& flags,
                     const std::shared_ptr<Ledger>& ledger,
+                    const std::shared_ptr<BudgetGuard>& guard,
                     std::shared_ptr<EndpointPool>* pool = nullptr) {
   EngineOptions options;
   options.timeout_s = flags.timeout_s;
@@ -189,7 +191,16 @@ EnginePtr build_one(const std::string& name, const EngineFlags& flags,
   } else if (flags.replay) {
     throw InvalidArgument("--replay needs the cache: drop --no-cache");
   }
-  return with_ledger(engine, ledger);
+  engine = with_ledger(engine, ledger);
+  if (flags.budget_usd > 0 &&
+      !ledger->prices().is_priced(engine->info().provider, engine->info().model)) {
+    throw InvalidArgument(fmt::format(
+        "--budget-usd cannot be enforced: {} is unpriced (not in the price table). Give its "
+        "price with --prices FILE ({{\"{}\": {{\"input\": 0.15, \"output\": 0.6}}}}, dollars per "
+        "million tokens) or use --budget-tokens N",
+        name, engine->info().model));
+  }
+  return with_budget(engine, guard);
 }
 
 }  // namespace
@@ -204,10 +215,11 @@ Engines build_engines(const EngineFlags& flags) {
   if (flags.budget_usd > 0) budget.max_usd = flags.budget_usd;
   if (flags.budget_tokens > 0) budget.max_tokens = flags.budget_tokens;
   engines.ledger->set_budget(budget);
-  engines.forward = build_one(flags.engine, flags, engines.ledger, &engines.pool);
+  engines.guard = std::make_shared<BudgetGuard>(engines.ledger, budget);
+  engines.forward = build_one(flags.engine, flags, engines.ledger, engines.guard, &engines.pool);
   engines.backward = flags.backward_engine.empty() || flags.backward_engine == flags.engine
                          ? engines.forward
-                         : build_one(flags.backward_engine, flags, engines.ledger);
+                         : build_one(flags.backward_engine, flags, engines.ledger, engines.guard);
   return engines;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "textgrad/endpoint_pool.h"
+#include "textgrad/budget_guard.h"
 #include "textgrad/engine.h"
 #include "textgrad/usage.h"
 
@@ -48,6 +49,8 @@ struct Engines {
   EnginePtr backward;
   std::shared_ptr<Ledger> ledger;
   std::shared_ptr<EndpointPool> pool;  // the forward engine's pool, with --endpoint
+  // Every call of both engines passes it first: budgets, and cancellation on Ctrl-C.
+  std::shared_ptr<BudgetGuard> guard;
 };
 
 // Throws InvalidArgument with a clear message for unknown engines or missing keys.

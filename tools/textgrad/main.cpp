@@ -90,12 +90,14 @@ int main(int argc, char** argv) {
   CacheFlags cache;
   CodeFlags code;
   MergeFlags merge;
+  ReportFlags report;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
   add_cache(app, cache);
   add_code(app, code);
   add_merge(app, merge);
+  add_report(app, report);
 
   try {
     app.parse(argc, argv);
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("cache")) return run_cache(cache);
     if (app.got_subcommand("code")) return run_code(code);
     if (app.got_subcommand("merge")) return run_merge(merge);
+    if (app.got_subcommand("report")) return run_report(report);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;

@@ -61,10 +61,10 @@ std::string Progress::status() const {
   if (total_ > 0 && done_ > 0 && done_ < total_) {
     eta = " | ETA " + duration(elapsed / done_ * (total_ - done_));
   }
-  return fmt::format("[{}]{} | calls {} ({} cached) | tokens {} | ${:.4f}{}", phase_, counter,
+  return fmt::format("[{}]{} | calls {} ({} cached) | tokens {} | {}{}", phase_, counter,
                      totals.calls, totals.cache_hits,
                      compact(totals.usage.input_tokens + totals.usage.output_tokens),
-                     totals.cost_usd, eta);
+                     format_cost(totals), eta);
 }
 
 void Progress::draw(bool final) {
@@ -76,6 +76,15 @@ void Progress::draw(bool final) {
     std::fprintf(stderr, "%s\n", status().c_str());
   }
   std::fflush(stderr);
+}
+
+std::string format_cost(const Totals& totals) {
+  const std::int64_t billed = totals.calls - totals.cache_hits - totals.errors;
+  if (totals.unpriced_calls > 0 && totals.unpriced_calls >= billed) return "unpriced";
+  if (totals.unpriced_calls > 0) {
+    return fmt::format("${:.4f} + {} unpriced calls", totals.cost_usd, totals.unpriced_calls);
+  }
+  return fmt::format("${:.4f}", totals.cost_usd);
 }
 
 }  // namespace tg::cli

@@ -37,4 +37,7 @@ class Progress {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
+// "$0.0123", "unpriced" when no billed call had a price, "$0.0123 + 4 unpriced calls".
+std::string format_cost(const Totals& totals);
+
 }  // namespace tg::cli

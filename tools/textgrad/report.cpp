@@ -229,6 +229,7 @@ PhaseCost total_cost(const std::vector<PhaseCost>& phases) {
     total.output_tokens += p.output_tokens;
     total.cost_usd += p.cost_usd;
     total.latency_ms += p.latency_ms;
+    total.unpriced_calls += p.unpriced_calls;
   }
   return total;
 }
@@ -240,6 +241,31 @@ std::string mean_latency(const PhaseCost& phase) {
 
 std::string dollars(double usd) { return fmt::format("${:.4f}", usd); }
 
+// "unpriced" when no billed call of the row had a price.
+std::string cost_of(const PhaseCost& p) {
+  const std::int64_t billed = p.calls - p.cache_hits;
+  if (p.unpriced_calls > 0 && p.unpriced_calls >= billed) return "unpriced";
+  if (p.unpriced_calls > 0) return dollars(p.cost_usd) + " + unpriced";
+  return dollars(p.cost_usd);
+}
+
+const PhaseCost* step_cost(const RunSummary& s, int step) {
+  auto it = s.step_costs.find(step);
+  return it == s.step_costs.end() ? nullptr : &it->second;
+}
+
+std::string short_text(std::string_view text, size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "…";
+}
+
+std::string decision_of(const StepRecord& step) {
+  if (step.parameters.empty()) return step.reverted ? "reverted" : "";
+  return step.parameters.front().gate.decision;
+}
+
 std::string title_of(const RunSummary& summary) {
   return summary.title.empty() ? "TextGrad run" : summary.title;
 }
@@ -249,6 +275,8 @@ std::string variable_name_of(const RunSummary& summary) {
 }
 
 const char* kBudgetNote = "The run was stopped by budget before all steps completed.";
+const char* kInterruptedNote =
+    "The run was interrupted before all steps completed; it can be resumed.";
 
 // ---------------------------------------------------------------------------------------------
 // Markdown
@@ -286,15 +314,50 @@ std::string md_fenced(std::string_view text) {
   return fmt::format("{}text\n{}{}\n", fence, body, fence);
 }
 
-std::string md_steps(const std::vector<StepRecord>& steps) {
+std::string md_steps(const RunSummary& summary) {
+  const std::vector<StepRecord>& steps = summary.steps;
   if (steps.empty()) return "No steps were recorded.\n";
   std::string out =
-      "| Step | Epoch | Validation accuracy | Test accuracy | Reverted | Note |\n"
-      "|---:|---:|---:|---:|:---:|---|\n";
+      "| Step | Epoch | Validation accuracy | Test accuracy | Reverted | Note | Calls | Tokens | "
+      "Cost |\n"
+      "|---:|---:|---:|---:|:---:|---|---:|---:|---:|\n";
   for (const StepRecord& s : steps) {
-    out +=
-        fmt::format("| {} | {} | {} | {} | {} | {} |\n", s.step, s.epoch, percent(s.val_accuracy),
-                    percent(s.test_accuracy), s.reverted ? "yes" : "no", md_cell(s.note));
+    const PhaseCost* cost = step_cost(summary, s.step);
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", s.step, s.epoch,
+                       percent(s.val_accuracy), percent(s.test_accuracy), s.reverted ? "yes" : "no",
+                       md_cell(s.note), cost ? cost->calls : 0,
+                       cost ? cost->input_tokens + cost->output_tokens : 0,
+                       cost ? cost_of(*cost) : dollars(0));
+  }
+  return out;
+}
+
+std::string md_step_details(const RunSummary& summary) {
+  std::string out;
+  const std::vector<StepRecord>& steps = summary.steps;
+  for (size_t k = 1; k < steps.size(); ++k) {
+    const StepRecord& step = steps[k];
+    if (step.parameters.empty()) continue;
+    const ParameterRecord& p = step.parameters.front();
+    out += fmt::format("### Step {}: {}\n\n", step.step, or_dash(p.gate.decision));
+    out += fmt::format("- Gate ({}): {} before, {} with the proposal\n", p.gate.name,
+                       percent(p.gate.before), percent(p.gate.after));
+    if (!p.reason.empty()) out += fmt::format("- Optimizer: {}\n", md_cell(p.reason));
+    out += "\nProposed change:\n\n" +
+           md_fenced(word_diff_markdown(steps[k - 1].prompt,
+                                        p.proposed.empty() ? steps[k - 1].prompt : p.proposed));
+    out += "\nFeedback that produced it:\n\n" + md_fenced(p.feedback) + "\n";
+  }
+  return out;
+}
+
+std::string md_failing(const RunSummary& summary) {
+  if (summary.failing.empty()) return "No test example fails at the end.\n";
+  std::string out = "| Id | Input | Prediction | Target |\n|---|---|---|---|\n";
+  for (const ItemRecord& item : summary.failing) {
+    out += fmt::format("| {} | {} | {} | {} |\n", md_cell(item.id),
+                       md_cell(short_text(item.input, 160)),
+                       md_cell(short_text(item.prediction, 160)), md_cell(item.target));
   }
   return out;
 }
@@ -304,8 +367,8 @@ std::string md_phase_row(const PhaseCost& p, bool bold) {
   return fmt::format(
       "| {0}{1}{0} | {0}{2}{0} | {0}{3}{0} | {0}{4}{0} | {0}{5}{0} | {0}{6}{0} | "
       "{0}{7}{0} |\n",
-      b, md_cell(p.phase), p.calls, p.cache_hits, p.input_tokens, p.output_tokens,
-      dollars(p.cost_usd), mean_latency(p));
+      b, md_cell(p.phase), p.calls, p.cache_hits, p.input_tokens, p.output_tokens, cost_of(p),
+      mean_latency(p));
 }
 
 std::string md_phases(const std::vector<PhaseCost>& phases) {
@@ -339,14 +402,50 @@ svg text { font-size: 11px; fill: #444; } svg .grid { stroke: #e4e4e4; }
 svg .axis { stroke: #888; } svg .val { stroke: #1f77b4; fill: none; stroke-width: 2; }
 svg .test { stroke: #d62728; fill: none; stroke-width: 2; }
 svg circle.val { fill: #1f77b4; } svg circle.test { fill: #d62728; }
+svg circle.accepted { fill: none; stroke: #2ca02c; stroke-width: 2; }
+svg path.rejected { stroke: #ff7f0e; stroke-width: 2.5; fill: none; }
+p.label { background: #e8f0fe; border-left: 4px solid #1a73e8; padding: 0.5rem 0.75rem;
+          font-weight: 600; }
+section.step { border-top: 1px solid #ddd; margin-top: 1rem; }
+section.reverted .decision { color: #c45100; } section.accepted .decision { color: #1e7b1e; }
+table.items td, table.failing td { font-size: 0.9rem; }
 )";
 
 struct PlotGeometry {
   double width = 640, height = 300;
   double left = 48, right = 16, top = 36, bottom = 44;  // the legend sits in the top margin
+  double low = 0, high = 1;                             // the y range, fitted to the data
+  double tick = 0.25;
   double plot_width() const { return width - left - right; }
   double plot_height() const { return height - top - bottom; }
 };
+
+// The y range: the data's range padded to whole ticks (1, 2, 5, 10, 20 or 25 points), at most
+// about six ticks, within 0-100%.
+void fit_y_axis(PlotGeometry& g, const std::vector<StepRecord>& steps) {
+  double low = 1, high = 0;
+  auto see = [&](const std::optional<double>& v) {
+    if (!v) return;
+    low = std::min(low, *v);
+    high = std::max(high, *v);
+  };
+  for (const StepRecord& step : steps) {
+    see(step.val_accuracy);
+    see(step.test_accuracy);
+    for (const ParameterRecord& p : step.parameters) see(p.gate.after);
+  }
+  if (low > high) return;  // no data: 0-100%
+  low = std::max(0.0, low - 0.05);
+  high = std::min(1.0, high + 0.05);
+  for (double tick : {0.01, 0.02, 0.05, 0.1, 0.2, 0.25}) {
+    g.tick = tick;
+    if ((high - low) / tick <= 6) break;
+  }
+  g.low = std::max(0.0, std::floor(low / g.tick + 1e-9) * g.tick);
+  g.high = std::min(1.0, std::ceil(high / g.tick - 1e-9) * g.tick);
+  if (g.high - g.low < g.tick) g.high = std::min(1.0, g.low + g.tick);
+  if (g.high - g.low < g.tick) g.low = std::max(0.0, g.high - g.tick);
+}
 
 // Points are placed by their index so duplicate or unordered step numbers cannot break the
 // scale; a single step sits in the middle.
@@ -356,17 +455,26 @@ double x_of(const PlotGeometry& g, size_t index, size_t count) {
 }
 
 double y_of(const PlotGeometry& g, double accuracy) {
-  return g.top + g.plot_height() * (1 - std::clamp(accuracy, 0.0, 1.0));
+  const double span = g.high - g.low;
+  const double t = span > 0 ? (std::clamp(accuracy, g.low, g.high) - g.low) / span : 0.5;
+  return g.top + g.plot_height() * (1 - t);
+}
+
+std::string tick_label(double value, double tick) {
+  return tick < 0.01 - 1e-12 ? fmt::format("{:.1f}%", value * 100)
+                             : fmt::format("{:.0f}%", value * 100);
 }
 
 std::string svg_axes(const PlotGeometry& g, const std::vector<StepRecord>& steps) {
   std::string out;
-  for (int pct = 0; pct <= 100; pct += 25) {
-    const double y = y_of(g, pct / 100.0);
+  const int ticks = static_cast<int>(std::lround((g.high - g.low) / g.tick));
+  for (int k = 0; k <= ticks; ++k) {
+    const double value = g.low + g.tick * k;
+    const double y = y_of(g, value);
     out += fmt::format(
         "<line class=\"grid\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>"
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}%</text>\n",
-        g.left, y, g.width - g.right, y, g.left - 6, y + 4, pct);
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
+        g.left, y, g.width - g.right, y, g.left - 6, y + 4, tick_label(value, g.tick));
   }
   const double x_axis_y = g.top + g.plot_height();
   out += fmt::format(
@@ -402,10 +510,35 @@ std::string svg_series(const PlotGeometry& g, const std::vector<StepRecord>& ste
   return fmt::format("<polyline class=\"{}\" points=\"{}\"/>\n{}", css_class, points, markers);
 }
 
+// Each gated proposal: a cross at its validation score when it was reverted, a ring around
+// the kept validation point when it was accepted.
+std::string svg_decisions(const PlotGeometry& g, const std::vector<StepRecord>& steps) {
+  std::string out;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const std::string decision = decision_of(steps[i]);
+    const double x = x_of(g, i, steps.size());
+    const std::optional<double> proposal =
+        steps[i].parameters.empty() ? std::nullopt : steps[i].parameters.front().gate.after;
+    if (decision == "reverted" && proposal) {
+      const double y = y_of(g, *proposal);
+      out += fmt::format(
+          "<path class=\"rejected\" d=\"M{0:.1f},{1:.1f} l8,8 m0,-8 l-8,8\"><title>step {2}: "
+          "proposal reverted ({3})</title></path>\n",
+          x - 4, y - 4, steps[i].step, percent(proposal));
+    } else if (decision == "accepted" && steps[i].val_accuracy) {
+      out += fmt::format(
+          "<circle class=\"accepted\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\"><title>step {}: "
+          "proposal accepted</title></circle>\n",
+          x, y_of(g, *steps[i].val_accuracy), steps[i].step);
+    }
+  }
+  return out;
+}
+
 std::string svg_legend(const PlotGeometry& g) {
   std::string out;
   const double y = g.top - 20;
-  const double x = g.width - g.right - 180;
+  const double x = g.width - g.right - 420;
   const std::pair<std::string_view, std::string_view> entries[] = {{"val", "Validation"},
                                                                    {"test", "Test"}};
   for (size_t k = 0; k < 2; ++k) {
@@ -415,16 +548,24 @@ std::string svg_legend(const PlotGeometry& g) {
         "<text x=\"{4:.1f}\" y=\"{5:.1f}\">{6}</text>\n",
         entries[k].first, ex, y, ex + 20, ex + 25, y + 4, entries[k].second);
   }
+  out += fmt::format(
+      "<circle class=\"accepted\" cx=\"{0:.1f}\" cy=\"{1:.1f}\" r=\"6\"/>"
+      "<text x=\"{2:.1f}\" y=\"{3:.1f}\">accepted</text>\n"
+      "<path class=\"rejected\" d=\"M{4:.1f},{5:.1f} l8,8 m0,-8 l-8,8\"/>"
+      "<text x=\"{6:.1f}\" y=\"{3:.1f}\">reverted proposal</text>\n",
+      x + 210, y, x + 220, y + 4, x + 296, y - 4, x + 310);
   return out;
 }
 
 std::string html_plot(const std::vector<StepRecord>& steps) {
-  const PlotGeometry g;
+  PlotGeometry g;
+  fit_y_axis(g, steps);
   return fmt::format(
       "<svg class=\"plot\" width=\"{0:.0f}\" height=\"{1:.0f}\" viewBox=\"0 0 {0:.0f} {1:.0f}\" "
-      "role=\"img\" aria-label=\"Validation and test accuracy per step\">\n{2}{3}{4}{5}</svg>\n",
+      "role=\"img\" aria-label=\"Validation and test accuracy per step\">\n{2}{3}{4}{5}{6}</svg>\n",
       g.width, g.height, svg_axes(g, steps), svg_series(g, steps, &StepRecord::val_accuracy, "val"),
-      svg_series(g, steps, &StepRecord::test_accuracy, "test"), svg_legend(g));
+      svg_series(g, steps, &StepRecord::test_accuracy, "test"), svg_decisions(g, steps),
+      svg_legend(g));
 }
 
 std::string html_meta(const RunSummary& s) {
@@ -440,17 +581,83 @@ std::string html_meta(const RunSummary& s) {
   return out + "</dl>\n";
 }
 
-std::string html_steps(const std::vector<StepRecord>& steps) {
+std::string html_steps(const RunSummary& summary) {
+  const std::vector<StepRecord>& steps = summary.steps;
   if (steps.empty()) return "<p>No steps were recorded.</p>\n";
   std::string out =
       "<table class=\"steps\">\n<tr><th>Step</th><th>Epoch</th><th>Validation accuracy</th>"
-      "<th>Test accuracy</th><th>Reverted</th><th>Note</th></tr>\n";
+      "<th>Test accuracy</th><th>Reverted</th><th>Note</th><th>Calls</th><th>Tokens</th>"
+      "<th>Cost</th></tr>\n";
   for (const StepRecord& s : steps) {
+    const PhaseCost* cost = step_cost(summary, s.step);
     out += fmt::format(
         "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td>"
-        "</tr>\n",
+        "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
         s.reverted ? " class=\"reverted\"" : "", s.step, s.epoch, percent(s.val_accuracy),
-        percent(s.test_accuracy), s.reverted ? "yes" : "no", html_escape(s.note));
+        percent(s.test_accuracy), s.reverted ? "yes" : "no", html_escape(s.note),
+        cost ? cost->calls : 0, cost ? cost->input_tokens + cost->output_tokens : 0,
+        cost ? cost_of(*cost) : dollars(0));
+  }
+  return out + "</table>\n";
+}
+
+std::string html_items(const std::vector<ItemRecord>& items) {
+  std::string out =
+      "<table class=\"items\">\n<tr><th>Id</th><th>Prediction</th><th>Target</th><th>Score</th>"
+      "<th>Feedback</th></tr>\n";
+  for (const ItemRecord& item : items) {
+    out += fmt::format(
+        "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td>"
+        "<td>{}</td><td class=\"text\">{}</td></tr>\n",
+        html_escape(item.id), html_escape(short_text(item.prediction, 200)),
+        html_escape(item.target), item.score ? std::to_string(*item.score) : "–",
+        html_escape(short_text(item.feedback, 300)));
+  }
+  return out + "</table>\n";
+}
+
+std::string html_step_details(const RunSummary& summary) {
+  std::string out;
+  const std::vector<StepRecord>& steps = summary.steps;
+  for (size_t k = 1; k < steps.size(); ++k) {
+    const StepRecord& step = steps[k];
+    if (step.parameters.empty()) continue;
+    const ParameterRecord& p = step.parameters.front();
+    const std::string& before = steps[k - 1].prompt;
+    out += fmt::format(
+        "<section class=\"step {0}\">\n<h3>Step {1}: <span class=\"decision\">{0}</span></h3>\n"
+        "<p>Gate ({2}): {3} before, {4} with the proposal.{5}</p>\n",
+        html_escape(or_dash(p.gate.decision)), step.step, html_escape(p.gate.name),
+        percent(p.gate.before), percent(p.gate.after),
+        p.reason.empty() ? std::string() : " Optimizer: " + html_escape(p.reason));
+    if (p.gate.decision == "reverted") {
+      out +=
+          fmt::format("<p>Rejected proposal (validation {}), the previous prompt was kept:</p>\n",
+                      percent(p.gate.after));
+    }
+    out += fmt::format("<pre class=\"diff\">{}</pre>\n",
+                       word_diff_html(before, p.proposed.empty() ? before : p.proposed));
+    out += fmt::format("<h4>Feedback that produced it</h4>\n<pre class=\"feedback\">{}</pre>\n",
+                       html_escape(p.feedback));
+    out += fmt::format(
+        "<details><summary>Optimizer answer and training batch</summary>\n<pre>{}</pre>\n{}"
+        "</details>\n</section>\n",
+        html_escape(p.update_answer), html_items(step.items));
+  }
+  return out;
+}
+
+std::string html_failing(const RunSummary& summary) {
+  if (summary.failing.empty()) return "<p>No test example fails at the end.</p>\n";
+  std::string out =
+      "<table class=\"failing\">\n<tr><th>Id</th><th>Input</th><th>Prediction</th>"
+      "<th>Target</th></tr>\n";
+  for (const ItemRecord& item : summary.failing) {
+    out += fmt::format(
+        "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td>"
+        "<td class=\"text\">{}</td></tr>\n",
+        html_escape(item.id), html_escape(short_text(item.input, 300)),
+        html_escape(short_text(item.prediction, 300)), html_escape(item.target));
   }
   return out + "</table>\n";
 }
@@ -460,7 +667,7 @@ std::string html_phase_row(const PhaseCost& p, bool total) {
       "<tr{}><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
       "<td>{}</td></tr>\n",
       total ? " class=\"total\"" : "", html_escape(p.phase), p.calls, p.cache_hits, p.input_tokens,
-      p.output_tokens, dollars(p.cost_usd), mean_latency(p));
+      p.output_tokens, cost_of(p), mean_latency(p));
 }
 
 std::string html_phases(const std::vector<PhaseCost>& phases) {
@@ -491,9 +698,11 @@ std::string render_markdown(const RunSummary& s) {
   out += fmt::format("- Backward engine: {}\n", md_cell(or_dash(s.backward_engine)));
   out += fmt::format("- Started: {}\n", md_cell(or_dash(s.started_at)));
   out += fmt::format("- Wall time: {}\n\n", format_duration(s.wall_seconds));
+  if (!s.label.empty()) out += fmt::format("> **{}**\n\n", md_cell(s.label));
   if (s.stopped_by_budget) out += fmt::format("> **Note:** {}\n\n", kBudgetNote);
+  if (s.interrupted) out += fmt::format("> **Note:** {}\n\n", kInterruptedNote);
 
-  out += "## Steps\n\n" + md_steps(s.steps) + "\n";
+  out += "## Steps\n\n" + md_steps(s) + "\n";
   out += "## Test accuracy\n\n";
   out += fmt::format("- Initial: {}\n", percent(first_test_accuracy(s.steps)));
   out += fmt::format("- Final: {}\n", percent(last_test_accuracy(s.steps)));
@@ -506,6 +715,9 @@ std::string render_markdown(const RunSummary& s) {
       "\n\n{}\n",
       name, md_fenced(diff));
   out += "## Cost by phase\n\n" + md_phases(s.phases);
+  const std::string details = md_step_details(s);
+  if (!details.empty()) out += "\n## Why the prompt changed\n\n" + details;
+  out += "\n## Test examples that still fail\n\n" + md_failing(s);
   return out;
 }
 
@@ -518,10 +730,12 @@ std::string render_html(const RunSummary& s) {
       "<title>{0}</title>\n<style>{1}</style>\n</head>\n<body>\n<h1>{0}</h1>\n",
       title, kStyle);
   out += html_meta(s);
+  if (!s.label.empty()) out += fmt::format("<p class=\"label\">{}</p>\n", html_escape(s.label));
   if (s.stopped_by_budget) out += fmt::format("<p class=\"budget\">{}</p>\n", kBudgetNote);
+  if (s.interrupted) out += fmt::format("<p class=\"budget\">{}</p>\n", kInterruptedNote);
 
   out += "<h2>Accuracy per step</h2>\n" + html_plot(s.steps);
-  out += "<h2>Steps</h2>\n" + html_steps(s.steps);
+  out += "<h2>Steps</h2>\n" + html_steps(s);
   out += fmt::format(
       "<h2>Test accuracy</h2>\n<dl class=\"meta\">\n<dt>Initial</dt><dd>{}</dd>\n"
       "<dt>Final</dt><dd>{}</dd>\n<dt>Change</dt><dd>{}</dd>\n</dl>\n",
@@ -532,6 +746,9 @@ std::string render_html(const RunSummary& s) {
   out += fmt::format("<h2>Changes to the {}</h2>\n<pre class=\"diff\">{}</pre>\n", name,
                      word_diff_html(s.initial_value, s.final_value));
   out += "<h2>Cost by phase</h2>\n" + html_phases(s.phases);
+  const std::string details = html_step_details(s);
+  if (!details.empty()) out += "<h2>Why the prompt changed</h2>\n" + details;
+  out += "<h2>Test examples that still fail</h2>\n" + html_failing(s);
   return out + "</body>\n</html>\n";
 }
 

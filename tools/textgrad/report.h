@@ -2,22 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace tg::cli {
+#include "run_records.h"
+#include "textgrad/usage.h"
 
-// One optimization step as the run recorded it (step 0 = before training).
-struct StepRecord {
-  int step = 0;
-  int epoch = 0;
-  std::string prompt;                  // the variable's value after this step
-  std::optional<double> val_accuracy;  // as recorded after validation (never decreases)
-  std::optional<double> test_accuracy;
-  bool reverted = false;  // validation got worse, the previous value was restored
-  std::string note;       // e.g. why an update was kept or skipped
-};
+namespace tg::cli {
 
 // Calls, tokens, dollars and time of one phase (forward, loss, backward, reduce, update,
 // evaluation).
@@ -28,7 +21,8 @@ struct PhaseCost {
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
   double cost_usd = 0;
-  double latency_ms = 0;  // summed over calls
+  double latency_ms = 0;            // summed over calls
+  std::int64_t unpriced_calls = 0;  // billed calls whose model has no price
 };
 
 struct RunSummary {
@@ -43,7 +37,13 @@ struct RunSummary {
   std::vector<PhaseCost> phases;
   double wall_seconds = 0;
   bool stopped_by_budget = false;
+  bool interrupted = false;
   std::string started_at;  // ISO 8601
+  std::string label;       // e.g. "offline demonstration (mock model)"; shown prominently
+  Totals totals;           // every call of every session
+  std::map<int, PhaseCost> step_costs;  // calls, tokens and dollars by step
+  std::vector<ItemRecord> failing;      // test items still wrong at the end
+  int sessions = 1;
 };
 
 std::string render_markdown(const RunSummary& summary);

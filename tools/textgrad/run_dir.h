@@ -1,14 +1,21 @@
-// The run directory: config, append-only event log, per-step state, final files.
+// The run directory: config, append-only event log, per-step state, final files, and a lock.
 //
 // Note [Crash safety]
 // Every file except events.jsonl is written to a temporary name and renamed into place, and
-// every event line is flushed as it is written, so a run killed at any moment leaves complete
-// files behind and loses at most the step in progress.
+// every event line is written with one write(2) as it happens, so a run killed at any moment
+// leaves complete files behind and loses at most the step in progress. A write that fails
+// (a full disk, a file size limit) may leave a torn last line in events.jsonl; opening the
+// directory for --resume cuts it off (and says so), and readers skip unparsable lines.
+//
+// Note [Run directory lock]
+// A run holds an exclusive flock(2) on RUN_DIR/lock for as long as the process lives, with
+// its pid, host and start time written inside. A second optimize or resume on the same
+// directory fails at once naming the holder. The kernel drops the lock when the holder exits,
+// however it exits, so a killed run never leaves a stale lock behind.
 #pragma once
 
 #include <filesystem>
-#include <fstream>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,19 +23,28 @@ namespace tg::cli {
 
 class RunDir {
  public:
-  // Creates the directory. Refuses one that already holds a run (suggesting --resume).
+  // Creates the directory and locks it. Refuses a directory another process holds, or one
+  // that already holds a run (suggesting --resume).
   static RunDir create(const std::filesystem::path& path);
-  // Opens a directory that holds a run, for --resume.
+  // Locks a directory that holds a run, for --resume, and repairs a torn last event line.
   static RunDir open(const std::filesystem::path& path);
+  // A directory that holds a run, for reading only (no lock, no repair).
+  static RunDir read_only(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
 
+  // Throws tg::Error naming the file and the reason when the write fails.
   void write_file(const std::string& name, const std::string& content) const;
   std::string read_file(const std::string& name) const;
   bool has_file(const std::string& name) const;
 
-  // Appends one line (a JSON object) to events.jsonl. Thread-safe.
-  void append_event(const std::string& json_line);
+  // Appends one line (a JSON object) to events.jsonl. Thread-safe and never throws: the first
+  // failure is kept, later lines are dropped, and check_writes() reports it.
+  void append_event(const std::string& json_line) const;
+  // Throws the first event-log write failure, if any.
+  void check_writes() const;
+  // Non-empty when open() had to cut a torn last line off events.jsonl.
+  const std::string& repair_note() const { return repair_note_; }
 
   // steps/step_0003.json and friends.
   void write_step(int step, const std::string& json) const;
@@ -36,10 +52,11 @@ class RunDir {
   std::vector<std::string> read_steps() const;
 
  private:
-  explicit RunDir(std::filesystem::path path);
+  struct Shared;
+  RunDir(std::filesystem::path path, std::shared_ptr<Shared> shared);
   std::filesystem::path path_;
-  std::shared_ptr<std::mutex> events_mu_;
-  std::shared_ptr<std::ofstream> events_;
+  std::shared_ptr<Shared> shared_;
+  std::string repair_note_;
 };
 
 // A default run directory name: runs/<label>-<YYYYmmdd-HHMMSS>.

@@ -87,7 +87,8 @@ void add_shard_flags(CLI::App& command, ShardFlags& flags) {
   command.add_option("--shard-dir", flags.dir, "Where --shard writes shard-I-of-N.json");
 }
 
-int run_eval_shard(const EvalFlags& f, const Task& task, const std::vector<Example>& examples) {
+int run_eval_shard(const EvalFlags& f, const Task& task, const std::string& split,
+                   const std::vector<Example>& examples) {
   Shard shard = parse_shard(f.shard.spec);
   if (f.shard.dir.empty()) {
     throw InvalidArgument("--shard needs --shard-dir DIR: the folder where the slices meet");
@@ -107,10 +108,10 @@ int run_eval_shard(const EvalFlags& f, const Task& task, const std::vector<Examp
   });
   const std::string prompt = f.prompt.empty() ? default_prompt() : text_or_file(f.prompt);
   Predictions predictions = evaluate_with_predictions(
-      engines.forward, prompt, mine, scorer, progress, fmt::format("{} {}", f.split, f.shard.spec));
+      engines.forward, prompt, mine, scorer, progress, fmt::format("{} {}", split, f.shard.spec));
 
   ShardFile file;
-  file.header = {f.task, f.split, f.engines.engine, f.metric, prompt, examples.size(), shard};
+  file.header = {task.name, split, f.engines.engine, f.metric, prompt, examples.size(), shard};
   for (std::size_t i = 0; i < mine.size(); ++i) {
     file.items.push_back({positions[i], mine[i].id, mine[i].input, mine[i].target,
                           predictions.texts[i], predictions.scores[i]});

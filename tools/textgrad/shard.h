@@ -36,7 +36,8 @@ struct ShardFlags {
 void add_shard_flags(CLI::App& command, ShardFlags& flags);
 
 // Evaluates the shard of `examples` (the whole split, already cut to --size) and writes its file.
-int run_eval_shard(const EvalFlags& flags, const Task& task, const std::vector<Example>& examples);
+int run_eval_shard(const EvalFlags& flags, const Task& task, const std::string& split,
+                   const std::vector<Example>& examples);
 
 struct MergeFlags {
   std::vector<std::string> inputs;  // directories holding shard files, or the files themselves

@@ -13,6 +13,7 @@
 #include "textgrad/errors.h"
 #include "textgrad/functions.h"
 #include "textgrad/loss.h"
+#include "trace.h"
 #include "util/clip.h"
 #include "util/suggest.h"
 #include "util/text.h"
@@ -44,16 +45,6 @@ Splits split_file(std::vector<Example> all, const SplitSizes& sizes) {
   return splits;
 }
 
-// The data library tells its callers to name a missing field in FieldNames; a user of the tool
-// names it with a flag instead.
-std::string with_field_flags(std::string message) {
-  constexpr std::string_view kLibraryAdvice = "pass its name in FieldNames";
-  const size_t at = message.find(kLibraryAdvice);
-  if (at == std::string::npos) return message;
-  return message.replace(at, kLibraryAdvice.size(),
-                         "name it with --input-field NAME / --target-field NAME");
-}
-
 bool is_integer(const std::string& text) {
   std::string t = util::trim(text);
   if (!t.empty() && t[0] == '-') t.erase(0, 1);
@@ -78,6 +69,32 @@ int run_command_metric(const std::string& command, const std::string& prediction
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : 0;
 }
 
+// A user's JSONL/CSV file; errors name the flag that gave it and the flags that fix them.
+std::vector<Example> read_user_file(const std::string& path, const char* flag,
+                                    const FieldNames& fields) {
+  if (path.empty()) return {};
+  if (!std::filesystem::exists(path)) {
+    throw InvalidArgument(
+        fmt::format("{} {}: the file does not exist: check the path", flag, path));
+  }
+  if (std::filesystem::is_directory(path)) {
+    throw InvalidArgument(
+        fmt::format("{} {}: this is a folder; give a .jsonl or .csv file", flag, path));
+  }
+  try {
+    return load_examples(path, fields);
+  } catch (const ParseError& e) {
+    std::string message = e.what();
+    const std::string type_hint = "pass its name in FieldNames";
+    if (auto at = message.find(type_hint); at != std::string::npos) {
+      message.replace(at, type_hint.size(), "name it with --input-field / --target-field");
+    }
+    throw ParseError(message);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("{} {}: {}", flag, path, e.what()));
+  }
+}
+
 }  // namespace
 
 std::string default_prompt() {
@@ -90,42 +107,73 @@ std::string default_prompt_role() {
          "and strategy on this question-answering task";
 }
 
-Task load_task(const std::string& task, const std::string& data_dir, const SplitSizes& sizes,
-               const std::string& input_field, const std::string& target_field) {
-  Task result;
-  result.name = task;
+bool DataFlags::user_files() const {
   const auto builtin = builtin_task_names();
-  if (std::find(builtin.begin(), builtin.end(), task) != builtin.end()) {
-    Splits splits = load_builtin_task(task, data_dir);
+  return std::find(builtin.begin(), builtin.end(), task) == builtin.end();
+}
+
+Task load_task(const DataFlags& flags) {
+  const SplitSizes& sizes = flags.sizes;
+  Task result;
+  if (!flags.task.empty() && !flags.user_files()) {
+    if (!flags.train_file.empty() || !flags.val_file.empty() || !flags.test_file.empty()) {
+      throw InvalidArgument(fmt::format(
+          "--task {} has its own splits: drop --train/--val/--test, or drop --task", flags.task));
+    }
+    result.name = flags.task;
+    Splits splits = load_builtin_task(flags.task, flags.data_dir);
     result.splits.train = take(std::move(splits.train), sizes.train);
     result.splits.val = take(std::move(splits.val), sizes.val);
     result.splits.test = take(std::move(splits.test), sizes.test);
     return result;
   }
-  if (std::filesystem::is_directory(task)) {
+  FieldNames fields;
+  if (!flags.input_field.empty()) fields.input = {flags.input_field};
+  if (!flags.target_field.empty()) fields.target = {flags.target_field};
+  if (flags.task.empty()) {
+    if (flags.train_file.empty() && flags.val_file.empty() && flags.test_file.empty()) {
+      throw InvalidArgument(
+          "no data: give --task (object_counting, word_sorting, gsm8k or a .jsonl/.csv file) or "
+          "--train/--val/--test FILE");
+    }
+    result.name = std::filesystem::path(!flags.train_file.empty()  ? flags.train_file
+                                        : !flags.test_file.empty() ? flags.test_file
+                                                                   : flags.val_file)
+                      .stem()
+                      .string();
+    result.splits.train = take(read_user_file(flags.train_file, "--train", fields), sizes.train);
+    result.splits.val = take(read_user_file(flags.val_file, "--val", fields), sizes.val);
+    result.splits.test = take(read_user_file(flags.test_file, "--test", fields), sizes.test);
+    return result;
+  }
+  if (!flags.train_file.empty() || !flags.val_file.empty() || !flags.test_file.empty()) {
     throw InvalidArgument(
-        fmt::format("--task '{}' is a folder: give a .jsonl or .csv file, or one of {}", task,
+        "give either --task FILE (split for you) or --train/--val/--test FILE, not both");
+  }
+  const std::vector<std::string> builtin = builtin_task_names();
+  if (std::filesystem::is_directory(flags.task)) {
+    throw InvalidArgument(
+        fmt::format("--task '{}' is a folder: give a .jsonl or .csv file, or one of {}", flags.task,
                     util::join(builtin, ", ")));
   }
-  if (task.find('.') == std::string::npos && task.find('/') == std::string::npos) {
-    const std::optional<std::string> near = util::closest_name(task, builtin);
-    throw InvalidArgument(fmt::format("unknown task '{}'{}: use {}, or a .jsonl/.csv file", task,
-                                      near ? fmt::format(" (did you mean {}?)", *near) : "",
-                                      util::join(builtin, ", ")));
+  if (flags.task.find('.') == std::string::npos && flags.task.find('/') == std::string::npos) {
+    const std::optional<std::string> near = util::closest_name(flags.task, builtin);
+    throw InvalidArgument(fmt::format(
+        "unknown task '{}'{}: use {}, or a .jsonl/.csv file", flags.task,
+        near ? fmt::format(" (did you mean {}?)", *near) : "", util::join(builtin, ", ")));
   }
-  if (!std::filesystem::exists(task)) {
-    throw InvalidArgument(
-        fmt::format("the dataset file '{}' does not exist: check the path", task));
+  result.name = flags.task;
+  std::vector<Example> all = read_user_file(flags.task, "--task", fields);
+  if (flags.shuffle_seed >= 0) {
+    PythonRandom(static_cast<std::uint64_t>(flags.shuffle_seed)).shuffle(all);
   }
-  FieldNames fields;
-  if (!input_field.empty()) fields.input = {input_field};
-  if (!target_field.empty()) fields.target = {target_field};
-  try {
-    result.splits = split_file(load_examples(task, fields), sizes);
-  } catch (const ParseError& e) {
-    throw ParseError(with_field_flags(e.what()));
-  }
+  result.splits = split_file(std::move(all), sizes);
   return result;
+}
+
+std::string describe_splits(const Task& task) {
+  return fmt::format("Data: {}: {} train, {} validation, {} test", task.name,
+                     task.splits.train.size(), task.splits.val.size(), task.splits.test.size());
 }
 
 Metric parse_metric(const std::string& flag, const Task& task) {
@@ -153,9 +201,10 @@ Scorer::Scorer(Metric metric, EnginePtr judge_engine, Warn warn)
     : metric_(std::move(metric)), judge_engine_(std::move(judge_engine)), warn_(std::move(warn)) {}
 
 Variable Scorer::judge(const Variable& question, const Variable& answer, const Variable& response,
-                       Phase phase) const {
+                       Phase phase, const std::string& item_id) const {
   MultiFieldTokenParsedEvaluation evaluation(
-      judge_engine_, Variable(kJudgeInstruction, "evaluation instruction", false),
+      tagger_ ? tagger_->tag(judge_engine_, {item_id, ""}) : judge_engine_,
+      Variable(kJudgeInstruction, "evaluation instruction", false),
       {"Question for the task", "Ground truth answer",
        "Reasoning and prediction from the language model"},
       {"<ACCURACY>", "</ACCURACY>"});
@@ -163,9 +212,11 @@ Variable Scorer::judge(const Variable& question, const Variable& answer, const V
   return evaluation({question, answer, response});
 }
 
-Variable Scorer::loss(const Variable& question, const Variable& answer,
-                      const Variable& response) const {
-  if (metric_.kind == MetricKind::kJudge) return judge(question, answer, response, Phase::kLoss);
+Variable Scorer::loss(const Variable& question, const Variable& answer, const Variable& response,
+                      const std::string& item_id) const {
+  if (metric_.kind == MetricKind::kJudge) {
+    return judge(question, answer, response, Phase::kLoss, item_id);
+  }
   StringBasedFunction metric(
       [this](const Fields& inputs) {
         Example example;
@@ -206,7 +257,7 @@ std::vector<int> Scorer::score(const std::vector<Example>& examples,
   for (size_t i = 0; i < examples.size(); ++i) {
     verdicts.push_back(judge(Variable(examples[i].input, "question for the task", false),
                              Variable(examples[i].target, "ground truth answer", false),
-                             responses[i], Phase::kEvaluation));
+                             responses[i], Phase::kEvaluation, examples[i].id));
   }
   for (size_t i = 0; i < examples.size(); ++i) {
     const std::string verdict = verdicts[i].value();

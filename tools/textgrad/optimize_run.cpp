@@ -1,0 +1,359 @@
+#include "optimize_run.h"
+
+#include "util/clip.h"
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "evaluate.h"
+#include "report.h"
+#include "run_summary.h"
+#include "textgrad/graph.h"
+#include "textgrad/textgrad.h"
+#include "util/clip.h"
+#include "util/text.h"
+
+namespace tg::cli {
+namespace {
+
+using nlohmann::json;
+
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
+std::string percent(const std::optional<double>& value) {
+  return value ? fmt::format("{:.1f}%", *value * 100) : std::string("–");
+}
+
+// A training loss is "1"/"0" for string metrics and a judge's <ACCURACY> verdict otherwise.
+std::optional<int> score_of_loss(const std::string& loss) {
+  const std::string text = util::trim(loss);
+  if (text == "0" || text == "1") return text == "1";
+  auto inside = util::extract_tagged(text, "<ACCURACY>", "</ACCURACY>");
+  if (inside && (*inside == "0" || *inside == "1")) return *inside == "1";
+  return std::nullopt;
+}
+
+const char* status_name(UpdateOutcome::Status status) {
+  switch (status) {
+    case UpdateOutcome::Status::kUpdated:
+      return "updated";
+    case UpdateOutcome::Status::kKept:
+      return "kept";
+    case UpdateOutcome::Status::kSkipped:
+      return "skipped";
+    case UpdateOutcome::Status::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir dir,
+                         std::string initial)
+    : flags_(std::move(flags)),
+      task_(std::move(task)),
+      engines_(std::move(engines)),
+      dir_(std::move(dir)),
+      initial_(std::move(initial)),
+      progress_(flags_.output.quiet, engines_.ledger),
+      trace_(dir_.path() / "trace.sqlite", parse_trace_level(flags_.trace)),
+      tagger_([this](const TracedCall& call) { observe(call); }),
+      events_(
+          dir_, engines_.ledger, [this] { return tagger_.step(); },
+          // Weak: the ledger keeps this observer, and the guard keeps the ledger.
+          [guard = std::weak_ptr<BudgetGuard>(engines_.guard)](const std::string& error) {
+            if (auto alive = guard.lock()) alive->cancel(std::make_exception_ptr(Error(error)));
+          }),
+      scorer_(task_.metric, engines_.backward, events_.warner(progress_)) {
+  scorer_.set_tagger(&tagger_);
+}
+
+OptimizeRun::~OptimizeRun() = default;
+
+void OptimizeRun::observe(const TracedCall& call) {
+  trace_.record(call);
+  if (call.request.phase == Phase::kUpdate && call.outcome.ok()) {
+    std::lock_guard lock(answers_mu_);
+    update_answers_.push_back(call.outcome.response.text);
+  }
+  hook_.on_call();
+}
+
+std::string OptimizeRun::take_update_answers() {
+  std::lock_guard lock(answers_mu_);
+  std::string joined;
+  for (const std::string& answer : update_answers_) {
+    if (!joined.empty()) joined += "\n\n--- (repair request) ---\n\n";
+    joined += answer;
+  }
+  update_answers_.clear();
+  return joined;
+}
+
+int OptimizeRun::run() {
+  const auto start = std::chrono::steady_clock::now();
+  started_at_ = iso_time_now();
+  if (!dir_.repair_note().empty()) {
+    progress_.note("note: " + dir_.repair_note());
+    events_.warning(dir_.repair_note());
+  }
+  InterruptWatcher watcher([guard = engines_.guard](int signo) {
+    guard->cancel(std::make_exception_ptr(Interrupted(
+        fmt::format("interrupted by {}", signo == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM"))));
+  });
+  std::vector<StepRecord> records = load_records();
+  if (!records.empty()) {
+    progress_.note(
+        fmt::format("Resuming {} after step {}", dir_.path().string(), records.back().step));
+  }
+  std::string outcome = "finished";
+  try {
+    if (records.empty()) records.push_back(evaluate_step0());
+    Variable prompt(records.back().prompt,
+                    flags_.optimizer.role.empty() ? default_prompt_role() : flags_.optimizer.role,
+                    true);
+    train(prompt, records);
+  } catch (...) {
+    const std::exception_ptr reason = engines_.guard->stop_reason();
+    engines_.guard->wait_idle();
+    if (!reason) throw;
+    try {
+      std::rethrow_exception(reason);
+    } catch (const Interrupted&) {
+      outcome = "interrupted";
+    } catch (const BudgetExceeded& e) {
+      outcome = "budget";
+      std::cerr << "textgrad: stopped: " << e.what() << "\n";
+    }
+  }
+  engines_.guard->wait_idle();
+  if (watcher.signal() != 0) outcome = "interrupted";  // even if the last step got done
+  dir_.check_writes();
+  trace_.check_writes();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return finish(records, outcome, watcher.signal(), wall);
+}
+
+std::vector<StepRecord> OptimizeRun::load_records() const {
+  std::vector<StepRecord> records;
+  for (const std::string& text : dir_.read_steps()) {
+    records.push_back(step_from_json(json::parse(text)));
+  }
+  return records;
+}
+
+void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRecord>& test_items) {
+  if (!test_items.empty()) {
+    dir_.write_file(fmt::format("steps/test_{:04d}.jsonl", record.step),
+                    predictions_jsonl(test_items));
+  }
+  dir_.write_step(record.step, to_json(record).dump(2));
+  dir_.check_writes();
+  trace_.check_writes();
+}
+
+StepRecord OptimizeRun::evaluate_step0() {
+  tagger_.set_step(0);
+  StepRecord record;
+  Evaluation test = evaluate_prompt(engines_.forward, initial_, task_.splits.test, scorer_,
+                                    progress_, "test, step 0", &tagger_);
+  Evaluation val = evaluate_prompt(engines_.forward, initial_, task_.splits.val, scorer_, progress_,
+                                   "validation, step 0", &tagger_);
+  record.prompt = initial_;
+  record.time = iso_time_now();
+  record.test_scores = test.scores;
+  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
+  if (!task_.splits.val.empty()) record.val_accuracy = val.accuracy;
+  step0_val_scores_.assign(val.scores.begin(), val.scores.end());
+  write_step(record, test.items);
+  progress_.note(fmt::format("Step 0: validation {}, test {}", percent(record.val_accuracy),
+                             percent(record.test_accuracy)));
+  return record;
+}
+
+void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
+  // The optimizer and its gate (optimizer_options.h); the gate scores the validation set.
+  RunOptimizer optimizer = build_optimizer(
+      flags_.optimizer, prompt, tagger_.tag(engines_.backward, {"", "prompt"}), flags_.concurrency,
+      [this, &prompt] {
+        const std::vector<int> scores =
+            evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val, scorer_, progress_,
+                            fmt::format("step {} validation", tagger_.step()), &tagger_)
+                .scores;
+        return std::vector<double>(scores.begin(), scores.end());
+      });
+  if (const std::vector<std::string> saved = dir_.read_steps(); !saved.empty()) {
+    restore_optimizer(*optimizer.optimizer, json::parse(saved.back()));
+  }
+  if (optimizer.optimizer->current_scores().empty() && !step0_val_scores_.empty()) {
+    optimizer.optimizer->set_current_scores(step0_val_scores_);
+  }
+  BatchSampler sampler(task_.splits.train.size(), flags_.batch_size, flags_.steps_per_epoch,
+                       flags_.seed);
+  int step = 0;
+  for (int epoch = 0; step < flags_.steps; ++epoch) {
+    auto batches = sampler.next_epoch();  // always drawn, so a resumed run sees the same batches
+    if (batches.empty()) break;
+    for (const auto& batch : batches) {
+      if (++step > flags_.steps) break;
+      if (step <= records.back().step) continue;
+      if (engines_.ledger->over_budget()) {
+        try {
+          engines_.ledger->check_budget();
+        } catch (const BudgetExceeded&) {
+          engines_.guard->cancel(std::current_exception());
+        }
+      }
+      if (auto reason = engines_.guard->stop_reason()) std::rethrow_exception(reason);
+      records.push_back(train_step(step, epoch, batch, prompt, optimizer, records.back()));
+    }
+  }
+  if (flags_.optimizer.keep_best && !optimizer.optimizer->best_values().empty()) {
+    optimizer.optimizer->restore_best();
+    best_prompt_ = prompt.value();
+  }
+}
+
+StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t>& batch,
+                                   Variable& prompt, RunOptimizer& run,
+                                   const StepRecord& previous) {
+  Optimizer& optimizer = *run.optimizer;
+  tagger_.set_step(step);
+  progress_.begin(fmt::format("step {}/{} training", step, flags_.steps), 0);
+  optimizer.zero_grad();
+  take_update_answers();
+  std::vector<Variable> responses;
+  std::vector<Variable> losses;
+  for (size_t index : batch) {
+    const Example& example = task_.splits.train[index];
+    BlackboxLLM model(tagger_.tag(engines_.forward, {example.id, ""}), prompt);
+    Variable x(example.input, roles::kLlmInput, false);
+    Variable y(example.target, "correct answer for the query", false);
+    responses.push_back(model(x));
+    losses.push_back(scorer_.loss(x, y, responses.back(), example.id));
+  }
+  Variable total = sum(losses);
+  total.backward(tagger_.tag(engines_.backward, {"", "prompt"}), run.backward);
+  dir_.write_file("graph.dot", to_dot(total));
+  const std::string feedback = prompt.gradient_text();
+  StepReport report = optimizer.step();
+  progress_.end();
+
+  StepRecord record;
+  record.step = step;
+  record.epoch = epoch + 1;
+  for (size_t k = 0; k < batch.size(); ++k) {
+    const Example& example = task_.splits.train[batch[k]];
+    const std::string loss = losses[k].value();
+    record.items.push_back({example.id, example.input, responses[k].value(), example.target,
+                            score_of_loss(loss), loss, responses[k].gradient_text()});
+  }
+  const UpdateOutcome& outcome = report.outcomes.at(0);
+  record.note = util::clip(outcome.reason);  // may quote a huge answer
+  if (!record.note.empty()) events_.warning(record.note);
+  ParameterRecord parameter;
+  parameter.feedback = feedback;
+  parameter.update_answer = take_update_answers();
+  parameter.proposed = outcome.new_value;
+  parameter.status = status_name(outcome.status);
+  parameter.reason = outcome.reason;
+  parameter.gate.before = previous.val_accuracy;
+
+  record.val_accuracy = previous.val_accuracy;
+  if (!task_.splits.val.empty() && report.gate) {  // the gate scored the validation set
+    const GateDecision& gate = *report.gate;
+    parameter.gate.name = flags_.optimizer.gate;
+    parameter.gate.after = gate.new_mean;
+    parameter.gate.figures = {{"wins", static_cast<double>(gate.wins)},
+                              {"losses", static_cast<double>(gate.losses)},
+                              {"ties", static_cast<double>(gate.ties)}};
+    if (gate.p_value) parameter.gate.figures["p_value"] = *gate.p_value;
+    record.reverted = !gate.accepted;
+    record.val_accuracy = gate.accepted ? gate.new_mean : gate.old_mean;
+  }
+  parameter.gate.decision = outcome.status != UpdateOutcome::Status::kUpdated ? "unchanged"
+                            : record.reverted                                 ? "reverted"
+                                                                              : "accepted";
+  record.parameters.push_back(std::move(parameter));
+  record.prompt = prompt.value();
+  Evaluation test = evaluate_prompt(engines_.forward, record.prompt, task_.splits.test, scorer_,
+                                    progress_, fmt::format("step {} test", step), &tagger_);
+  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
+  record.test_scores = test.scores;
+  record.time = iso_time_now();
+  record.optimizer = step_record(report, optimizer).dump();
+  write_step(record, test.items);
+  events_.step(step, record.val_accuracy, record.test_accuracy, record.reverted);
+  progress_.note(fmt::format("Step {}: validation {}{}, test {}", step,
+                             percent(record.val_accuracy), record.reverted ? " (reverted)" : "",
+                             percent(record.test_accuracy)));
+  return record;
+}
+
+int OptimizeRun::finish(const std::vector<StepRecord>& records, const std::string& outcome,
+                        int signal, double wall_seconds) {
+  const std::string final_prompt = best_prompt_      ? *best_prompt_
+                                   : records.empty() ? initial_
+                                                     : records.back().prompt;
+  events_.session(started_at_, wall_seconds, outcome);
+  dir_.write_file("final_prompt.txt", final_prompt + "\n");
+  const RunSummary summary = load_summary(dir_);
+  write_reports(dir_, summary);
+  dir_.check_writes();
+  const int last_step = records.empty() ? -1 : records.back().step;
+  const std::string resume = fmt::format("textgrad optimize --resume {}", dir_.path().string());
+  if (outcome == "interrupted") {
+    std::cerr << fmt::format(
+        "textgrad: interrupted; everything up to step {} is saved. Continue with:\n  {}\n",
+        last_step, resume);
+  } else if (outcome == "budget") {
+    std::cerr << fmt::format(
+        "textgrad: everything up to step {} is saved; continue with: {} --budget-usd <more> "
+        "(or --budget-tokens <more>)\n",
+        last_step, resume);
+  }
+  const std::optional<double> first =
+      records.empty() ? std::nullopt : records.front().test_accuracy;
+  const std::optional<double> last = records.empty() ? std::nullopt : records.back().test_accuracy;
+  const Totals& totals = summary.totals;
+  if (flags_.output.json) {
+    json out = {{"run_dir", dir_.path().string()},
+                {"steps", last_step},
+                {"initial_test_accuracy", first ? json(*first) : json(nullptr)},
+                {"final_test_accuracy", last ? json(*last) : json(nullptr)},
+                {"final_val_accuracy", !records.empty() && records.back().val_accuracy
+                                           ? json(*records.back().val_accuracy)
+                                           : json(nullptr)},
+                {"final_prompt", final_prompt},
+                {"calls", totals.calls},
+                {"cache_hits", totals.cache_hits},
+                {"input_tokens", totals.usage.input_tokens},
+                {"output_tokens", totals.usage.output_tokens},
+                {"cost_usd", totals.cost_usd},
+                {"cost", format_cost(totals)},
+                {"outcome", outcome},
+                {"stopped_by_budget", outcome == "budget"}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("Test accuracy: {} before, {} after {} steps\n", percent(first),
+                             percent(last), last_step)
+              << "Final prompt:\n"
+              << final_prompt << "\n"
+              << fmt::format("Run directory: {} (report.html, report.md, events.jsonl{})\n",
+                             dir_.path().string(), flags_.trace == "none" ? "" : ", trace.sqlite");
+  }
+  if (outcome == "interrupted") return 128 + signal;
+  if (outcome == "budget") return kBudget;
+  return kOk;
+}
+
+}  // namespace tg::cli

@@ -1,0 +1,83 @@
+// The run's trace: every LLM request and answer, tagged with phase, step, item and parameter.
+//
+// Note [Trace format]
+// RUN_DIR/trace.sqlite, an SQLite database any sqlite3 shell reads. Texts are stored once in
+// `texts` (plain TEXT, deduplicated by content: a 3,000-call run repeats the same system
+// prompt thousands of times) and `calls` refers to them; the view `trace` joins them back into
+// one row per call with plain-text columns:
+//   sqlite3 RUN_DIR/trace.sqlite "select step, phase, item, answer from trace"
+// Levels: full (every text), meta (the call rows without texts), none (no file). docs/runs.md
+// has the schema. API keys never reach it: requests hold no key and error messages are
+// redacted by the engines.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "textgrad/engine.h"
+
+struct sqlite3;
+
+namespace tg::cli {
+
+enum class TraceLevel { kNone, kMeta, kFull };
+// "none", "meta" or "full"; throws InvalidArgument naming --trace otherwise.
+TraceLevel parse_trace_level(const std::string& flag);
+
+// Where a call belongs. The step comes from the run (see CallTagger).
+struct CallTags {
+  std::string item;       // the example id, for forward, loss and evaluation calls
+  std::string parameter;  // the parameter, for backward and update calls
+};
+
+struct TracedCall {
+  int step = 0;
+  const CallTags& tags;
+  const EngineInfo& info;
+  const Request& request;
+  const Outcome& outcome;
+};
+
+// Thread-safe.
+class Trace {
+ public:
+  // Opens or continues `file` (nothing is opened for kNone). Throws tg::Error if it cannot.
+  Trace(const std::filesystem::path& file, TraceLevel level);
+  ~Trace();
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+
+  void record(const TracedCall& call);
+  // Throws the first write failure, if any (recording never throws: it runs on engine
+  // threads).
+  void check_writes() const;
+
+ private:
+  std::int64_t text_id(const std::string& text);  // mu_ held
+  TraceLevel level_;
+  mutable std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  std::string error_;
+};
+
+// Tags calls and hands each finished one to an observer (the trace, the step recorder).
+class CallTagger {
+ public:
+  using Observer = std::function<void(const TracedCall&)>;
+  explicit CallTagger(Observer observer) : observer_(std::move(observer)) {}
+
+  void set_step(int step) { step_->store(step); }
+  int step() const { return step_->load(); }
+  // `inner` with every call tagged; the observer runs before the caller's callback.
+  EnginePtr tag(EnginePtr inner, CallTags tags) const;
+
+ private:
+  Observer observer_;
+  std::shared_ptr<std::atomic<int>> step_ = std::make_shared<std::atomic<int>>(0);
+};
+
+}  // namespace tg::cli
