@@ -1,5 +1,5 @@
-// Built-in task splits (checked against the data files and the reference document §6), user
-// JSONL/CSV files and data-directory resolution.
+// Built-in task splits (checked against the data files and
+// docs/reference-defects.md#dataset-splits), user JSONL/CSV files and data-directory resolution.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // The built-in prompt templates. Written for textgrad-cpp: they carry the information the
-// reference's prompts carry (see shared/reference/textgrad-behavior.md §2.4-2.10) in our own
-// words, and fix its defects (no literal "None" system prompt, full value in the update
-// prompt, configured tags everywhere).
+// reference's prompts carry in our own words, and fix its defects (no literal "None" system
+// prompt, full value in the update prompt, configured tags everywhere: see
+// docs/reference-defects.md).
 #include "prompts/templates.h"
 
 namespace tg::prompts {

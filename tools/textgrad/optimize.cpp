@@ -1,5 +1,5 @@
 // `textgrad optimize`: prompt optimization on a dataset, following the reference protocol
-// (shared/reference/textgrad-behavior.md §5.1): batches of 3 from a seeded shuffle, a sum of
+// (docs/reference-defects.md#optimize-protocol): batches of 3 from a seeded shuffle, a sum of
 // per-item losses, one TGD step, validation-gated revert, a test evaluation after each step.
 #include <CLI/CLI.hpp>
 #include <chrono>
