@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libssl-dev
   ca-certificates
+  clang libclang-rt-14-dev  # the fuzz targets (scripts/fuzz.sh) need clang and libFuzzer
 )
 
 missing=()
