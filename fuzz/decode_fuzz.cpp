@@ -28,10 +28,14 @@ void require_no_key(std::string_view text) {
 tg::http::Headers retry_headers(uint8_t selector, std::string_view body) {
   const std::string first_line(body.substr(0, body.find('\n')));
   switch (selector % 4) {
-    case 1: return {{"retry-after", first_line}};
-    case 2: return {{"retry-after-ms", first_line}};
-    case 3: return {{"retry-after", first_line}, {"retry-after-ms", first_line}};
-    default: return {};
+    case 1:
+      return {{"retry-after", first_line}};
+    case 2:
+      return {{"retry-after-ms", first_line}};
+    case 3:
+      return {{"retry-after", first_line}, {"retry-after-ms", first_line}};
+    default:
+      return {};
   }
 }
 
