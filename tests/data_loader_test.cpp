@@ -183,6 +183,15 @@ TEST_F(DataFiles, JsonlWithDefaultAndFallbackFields) {
   EXPECT_EQ(items[2].id, "custom-7");
 }
 
+// Found by fuzz/data_file_fuzz.cpp: an empty id gave an example without one.
+TEST_F(DataFiles, EmptyJsonlIdFallsBackLikeCsv) {
+  const std::string path =
+      write("ids.jsonl", "{\"input\": \"a\", \"target\": \"b\", \"id\": \"\"}\n");
+  const std::vector<tg::Example> items = tg::load_examples(path);
+  ASSERT_EQ(items.size(), 1U);
+  EXPECT_EQ(items[0].id, "ids.jsonl#0");
+}
+
 TEST_F(DataFiles, JsonlCustomFieldNames) {
   const std::string path =
       write("c.jsonl", "{\"prompt\": \"p\", \"label\": \"l\", \"input\": \"i\"}\n");
