@@ -3,12 +3,10 @@
 //
 // What must hold: the loader returns examples or throws tg::Error (anything else escapes and is
 // reported as a crash), and every example has an id.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
+#include <cstdlib>  // mkdtemp
 #include <filesystem>
 #include <string>
 

@@ -4,6 +4,7 @@
 //
 // What must hold: no crash, and a found value is a piece of the answer that starts after the
 // opening tag and holds no closing tag.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -46,5 +46,4 @@ if ((${#failed[@]})); then
   echo "fuzzing: $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
   exit 1
 fi
-echo "fuzzing: ${#targets[@]} targets ran ${seconds}s each without a finding"
 echo "fuzzing: ${#targets[@]} passed, 0 failed"
