@@ -6,8 +6,37 @@
 #include "example_engine.h"
 #include "textgrad/textgrad.h"
 
+namespace {
+
+// What a model might answer offline (see example_engine.h): the fruit question is answered
+// wrong (the carrot is counted), so the metric fails it and the prompt gets feedback.
+std::string offline_answer(const tg::Request& request) {
+  const std::string user = request.user_text();
+  switch (request.phase) {
+    case tg::Phase::kForward:
+      if (user.find("chair") != std::string::npos) return "1 + 2 + 1 = 4.\nAnswer: 4";
+      if (user.find("flute") != std::string::npos) return "1 + 1 + 3 = 5.\nAnswer: 5";
+      return "Two apples, a banana and a carrot: 2 + 1 + 1 = 4.\nAnswer: 4";
+    case tg::Phase::kBackward:
+      return "The model counted every item it was given, including the carrot, which is a "
+             "vegetable. The prompt should tell it to keep only the items of the category the "
+             "question asks about before adding.";
+    case tg::Phase::kReduce:
+      return "Check each item's category before counting it.";
+    case tg::Phase::kUpdate:
+      return "<IMPROVED_VARIABLE>You will answer a counting question. List each item with its "
+             "quantity, keep only the items that belong to the category asked about, add them "
+             "up, and end with the line 'Answer: $VALUE' where VALUE is a number."
+             "</IMPROVED_VARIABLE>";
+    default:
+      return "ok";
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  tg::EnginePtr engine = examples::example_engine(argc, argv);
+  tg::EnginePtr engine = examples::example_engine(argc, argv, offline_answer);
   tg::Variable system_prompt(
       "You will answer a reasoning question. Think step by step. The last line of your "
       "response should be of the following format: 'Answer: $VALUE' where VALUE is a numerical "

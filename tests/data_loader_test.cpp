@@ -1,5 +1,5 @@
-// Built-in task splits (checked against the data files and the reference document §6), user
-// JSONL/CSV files and data-directory resolution.
+// Built-in task splits (checked against the data files and
+// docs/reference-defects.md#dataset-splits), user JSONL/CSV files and data-directory resolution.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -181,6 +181,15 @@ TEST_F(DataFiles, JsonlWithDefaultAndFallbackFields) {
   ASSERT_TRUE(items[1].image_path);
   EXPECT_EQ(*items[1].image_path, (dir_ / "img/a.png").string());
   EXPECT_EQ(items[2].id, "custom-7");
+}
+
+// Found by fuzz/data_file_fuzz.cpp: an empty id gave an example without one.
+TEST_F(DataFiles, EmptyJsonlIdFallsBackLikeCsv) {
+  const std::string path =
+      write("ids.jsonl", "{\"input\": \"a\", \"target\": \"b\", \"id\": \"\"}\n");
+  const std::vector<tg::Example> items = tg::load_examples(path);
+  ASSERT_EQ(items.size(), 1U);
+  EXPECT_EQ(items[0].id, "ids.jsonl#0");
 }
 
 TEST_F(DataFiles, JsonlCustomFieldNames) {

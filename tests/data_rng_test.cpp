@@ -1,5 +1,5 @@
 // The RNGs and batch order must match Python bit for bit: these values come from numpy /
-// CPython 3.11 and from the reference-behavior document (§5.1, §6).
+// CPython 3.11 and from the reference's batches (docs/reference-defects.md#optimize-protocol).
 #include <gtest/gtest.h>
 
 #include <cstdint>

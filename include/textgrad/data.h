@@ -182,7 +182,7 @@ class BatchSampler {
 // ---------------------------------------------------------------------------------------------
 // Metrics
 //
-// Reference quirks kept on purpose, so scores compare with the paper's (doc §6, D18):
+// Reference quirks kept so scores compare with the paper's (docs/reference-defects.md#kept-quirks):
 // - parse_integer_answer / string_metric keep only the digits of the last whitespace token that
 //   contains a digit, cut at the first '.': the sign is lost (-5 == 5), 3.7 -> 3, 1,000 -> 1000,
 //   "x=12" -> 12. A reply without digits, or whose token cannot be read (e.g. "25 m²", where

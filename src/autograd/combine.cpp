@@ -19,7 +19,7 @@ class CombineFunction : public detail::Function {
 
   // Note [One gradient per part]
   // Each part gets the feedback exactly once, and nothing when the combined text got no real
-  // feedback; so losses under a sum run in base mode (TextGrad adds it twice).
+  // feedback; so losses under a sum run in base mode (docs/reference-defects.md#sum-feedback).
   std::vector<detail::EdgeJob> backward(detail::Node& output,
                                         const detail::BackwardContext& context) override {
     const std::string feedback = detail::feedback_text(output.gradients());

@@ -49,7 +49,7 @@ class LlmFunction : public Function {
     for (const ContentPart& part : content) texts.push_back(part.text);
     const std::string input = util::join(texts, "\n\n");
     // Note [No fake system prompt]: a call sent without a system prompt is shown without
-    // one, rather than as a literal "None" (as TextGrad shows it).
+    // one, rather than as a literal "None" (docs/reference-defects.md#no-none-system-prompt).
     if (system.empty()) {
       return prompts.render("llm_conversation_no_system", {{"input", input}, {"output", output}});
     }

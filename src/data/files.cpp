@@ -104,7 +104,10 @@ Record jsonl_record(const std::string& line_text, const std::string& where,
   if (const json* image = find_field(object, fields.image)) {
     record.image = field_text(*image, where, "image");
   }
-  if (const json* id = find_field(object, fields.id)) record.id = field_text(*id, where, "id");
+  if (const json* id = find_field(object, fields.id)) {
+    // An empty id falls back to "<file>#<record>", as in CSV files: every example needs one.
+    if (std::string text = field_text(*id, where, "id"); !text.empty()) record.id = std::move(text);
+  }
   return record;
 }
 

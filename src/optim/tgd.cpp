@@ -350,7 +350,7 @@ UpdateOutcome TextualGradientDescent::update(size_t index) {
   std::optional<std::string> value = parse(answer);
   if (!value) {
     // Note [Repair once]: one re-ask with the bad answer quoted; its prompt differs from the
-    // first, so a cached bad answer is never replayed.
+    // first, so a cached bad answer is never replayed (docs/reference-defects.md#repair-once).
     request.content.push_back(ContentPart::Text(prompts_->render(
         "update_repair",
         {{"answer", answer}, {"start_tag", options_.start_tag}, {"end_tag", options_.end_tag}})));

@@ -1,6 +1,7 @@
 // `textgrad solve`: solution optimization (test-time refinement), following the reference
-// protocol (§5.2): a zero-shot answer, N rounds of test-time loss -> backward -> update, and a
-// majority vote over the snapshots for multiple-choice answers.
+// protocol (docs/reference-defects.md#solve-protocol): a zero-shot answer, N rounds of
+// test-time loss -> backward -> update, and a majority vote over the snapshots for
+// multiple-choice answers.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>

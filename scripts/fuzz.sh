@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang into build-fuzz/ and runs each one for a fixed time,
+# starting from its seed corpus in fuzz/corpus/<target>/. A crash, a sanitizer report or an
+# escaped exception fails the run; the input that caused it is left in build-fuzz/findings/.
+#
+#   bash scripts/fuzz.sh            # every target, FUZZ_SECONDS (default 25) each
+#   bash scripts/fuzz.sh csv_reader # one target
+#
+# New inputs found along the way stay in build-fuzz/corpus/ (not committed); copy an
+# interesting one into fuzz/corpus/<target>/ by hand. See docs/ci.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-25}
+targets=("$@")
+((${#targets[@]})) || targets=(openai_decode anthropic_decode gemini_decode jsonl_reader csv_reader
+                                extract_tagged)
+
+bash scripts/setup.sh
+CXX=clang++ cmake -S . -B build-fuzz -G Ninja \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DTEXTGRAD_SANITIZE=address,undefined -DTEXTGRAD_FUZZ=ON \
+  -DTEXTGRAD_BUILD_TESTS=OFF -DTEXTGRAD_BUILD_BENCH=OFF -DTEXTGRAD_BUILD_EXAMPLES=OFF \
+  > /dev/null
+cmake --build build-fuzz -j "$(nproc)" --target textgrad_fuzzers
+
+export ASAN_OPTIONS="detect_leaks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+failed=()
+for target in "${targets[@]}"; do
+  work="build-fuzz/corpus/$target"
+  findings="build-fuzz/findings/$target"
+  mkdir -p "$work" "$findings"
+  echo "== fuzzing $target for ${seconds}s"
+  # The seed corpus is read, never written: new inputs go to $work.
+  if ! "build-fuzz/fuzz/fuzz_$target" "$work" "fuzz/corpus/$target" \
+      -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$findings/" 2>"build-fuzz/$target.log"; then
+    tail -n 60 "build-fuzz/$target.log"
+    failed+=("$target")
+  else
+    grep -E '^stat::(number_of_executed_units|new_units_added)' "build-fuzz/$target.log" || true
+  fi
+done
+if ((${#failed[@]})); then
+  echo "fuzzing found problems in: ${failed[*]} (inputs in build-fuzz/findings/)" >&2
+  echo "fuzzing: $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
+  exit 1
+fi
+echo "fuzzing: ${#targets[@]} passed, 0 failed"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the library and the tests with sanitizers and runs the whole suite under them.
+#
+#   bash scripts/sanitize.sh asan   # AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan/
+#   bash scripts/sanitize.sh tsan   # ThreadSanitizer, in build-tsan/
+#
+# -O1 -g keeps stacks readable and the run fast enough for CI; benchmarks and examples are left
+# out. Any report fails the run. See docs/ci.md for the options and the TSan suppressions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+case "${1:-}" in
+  asan) sanitizers=address,undefined ;;
+  tsan) sanitizers=thread ;;
+  *) echo "usage: $0 asan|tsan" >&2; exit 2 ;;
+esac
+build="build-$1"
+
+bash scripts/setup.sh
+# The same options at build time matter too: gtest_discover_tests runs the test binary.
+export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:second_deadlock_stack=1:history_size=4"
+
+cmake -S . -B "$build" -G Ninja \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DTEXTGRAD_SANITIZE="$sanitizers" -DTEXTGRAD_BUILD_BENCH=OFF -DTEXTGRAD_BUILD_EXAMPLES=OFF \
+  > /dev/null
+cmake --build "$build" -j "$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300
