@@ -13,6 +13,7 @@
 #include "events.h"
 #include "report.h"
 #include "run_dir.h"
+#include "search_run.h"
 #include "textgrad/graph.h"
 #include "textgrad/textgrad.h"
 #include "textgrad/usage.h"
@@ -223,13 +224,15 @@ class OptimizeRun {
   }
 
   void train(Variable& prompt, std::vector<StepRecord>& records) {
+    if (flags_.optimizer.optimizer == "gepa") return train_search(prompt, records);
     BlackboxLLM model(engines_.forward, prompt);
     // The optimizer and its gate (optimizer_options.h); the gate scores the validation set.
     RunOptimizer optimizer = build_optimizer(
         flags_.optimizer, prompt, engines_.backward, flags_.concurrency, [&, step = 0]() mutable {
-          std::vector<int> s = evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val,
-                                               scorer_, progress_, fmt::format("validation {}", ++step))
-                                   .scores;
+          std::vector<int> s =
+              evaluate_prompt(engines_.forward, prompt.value(), task_.splits.val, scorer_,
+                              progress_, fmt::format("validation {}", ++step))
+                  .scores;
           return std::vector<double>(s.begin(), s.end());
         });
     if (auto saved = dir_.read_steps(); !saved.empty()) {
@@ -249,6 +252,29 @@ class OptimizeRun {
       }
     }
     if (flags_.optimizer.keep_best) optimizer.optimizer->restore_best();
+  }
+
+  // --optimizer gepa: one search (search_run.h), recorded as step 1 with the best candidate.
+  void train_search(Variable& prompt, std::vector<StepRecord>& records) {
+    if (records.back().step > 0) return;  // the search already finished
+    SearchOutcome s =
+        run_search(flags_.optimizer, prompt.value(), prompt.role_description(), task_, scorer_,
+                   engines_.forward, engines_.backward, dir_, flags_.concurrency, flags_.seed);
+    prompt.set_value(s.best_prompt);
+    StepRecord record;
+    record.step = 1;
+    record.epoch = 1;
+    record.prompt = s.best_prompt;
+    record.val_accuracy = s.best_val;
+    record.note = fmt::format("gepa: {} proposals, {} candidates, {} metric calls", s.proposals,
+                              s.candidates, s.metric_calls);
+    Evaluation test = evaluate_prompt(engines_.forward, record.prompt, task_.splits.test, scorer_,
+                                      progress_, "best candidate test");
+    if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
+    dir_.write_step(1, record_to_json(record, test.scores).dump(2));
+    progress_.note(fmt::format("Search: {}; best validation {}, test {}", record.note,
+                               percent(record.val_accuracy), percent(record.test_accuracy)));
+    records.push_back(record);
   }
 
   StepRecord train_step(int step, int epoch, const std::vector<size_t>& batch, BlackboxLLM& model,
