@@ -209,9 +209,10 @@ class Search {
   Search(std::shared_ptr<const SearchTask> task, Candidate seed, EnginePtr engine,
          SearchOptions options);
 
-  // Scores the seed on the validation set (first run only), then makes proposals until a stop
-  // condition holds. Returns the index of the best candidate. Can be called again after
-  // raising a limit; continues where it stopped.
+  // Scores the seed on the validation set (unless the pool already has it, e.g. after
+  // load_state), then makes proposals until a stop condition holds. Returns the index of the
+  // best candidate. Errors from the task or the engines end it and are rethrown; the state
+  // passed to on_proposal before the failing proposal resumes the search.
   std::size_t run();
 
   const std::vector<PoolEntry>& pool() const { return pool_; }
