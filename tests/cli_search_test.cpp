@@ -69,6 +69,11 @@ TEST_F(CliSearchTest, SearchArchivesEveryProposalWithinTheBudget) {
   json config = json::parse(testing::read_text(run_dir + "/config.json"));
   EXPECT_EQ(config["optimizer"]["max_metric_calls"], 40);
   EXPECT_TRUE(fs::exists(run_dir + "/steps/step_0001.json"));
+  const std::string report = testing::read_text(run_dir + "/search.md");
+  for (const char* section :
+       {"## Candidate tree", "- #0: validation", "## Pareto front", "## Best candidate: #"}) {
+    EXPECT_NE(report.find(section), std::string::npos) << section << "\n" << report;
+  }
 }
 
 TEST_F(CliSearchTest, BadSearchFlagsExitTwoWithAClearMessage) {

@@ -1,6 +1,7 @@
 // `textgrad optimize --optimizer gepa`: the task of a run as a tg::SearchTask, and a search
 // whose every proposal is archived in the run directory (proposals/proposal_NNNN.json) with
-// the state after it (search_state.json), so --resume continues the search exactly.
+// the state after it (search_state.json), so --resume continues the search exactly; search.md
+// shows the candidate tree, the Pareto front and the best prompt with its changes.
 #pragma once
 
 #include <string>
