@@ -239,7 +239,7 @@ class Search {
   std::vector<std::string> components_to_change(PoolEntry& parent);
   std::size_t add_to_pool(Candidate candidate, std::vector<std::size_t> parents,
                           const std::vector<Rollout>& val, int proposal);
-  bool validate_and_add(Proposal& proposal, std::vector<std::size_t> parents);
+  void validate_and_add(Proposal& proposal, std::vector<std::size_t> parents);
   Proposal mutate(int index);
   std::optional<Proposal> merge(int index);
   void finish(const Proposal& proposal);

@@ -196,16 +196,15 @@ std::size_t Search::add_to_pool(Candidate candidate, std::vector<std::size_t> pa
   return pool_.size() - 1;
 }
 
-bool Search::validate_and_add(Proposal& proposal, std::vector<std::size_t> parents) {
+void Search::validate_and_add(Proposal& proposal, std::vector<std::size_t> parents) {
   std::vector<std::size_t> all(task_->val_size());
   std::iota(all.begin(), all.end(), 0);
-  if (!reserve(all.size(), proposal)) return false;
+  if (!reserve(all.size(), proposal)) return;
   const auto val = evaluate(proposal.child, Split::kValidation, all);
   proposal.child_index = add_to_pool(proposal.child, std::move(parents), val, proposal.index);
   proposal.child_aggregate = pool_.back().aggregate;
   proposal.outcome = Proposal::Outcome::kAccepted;
   if (options_.max_merges > 0 && merges_done_ + merges_due_ < options_.max_merges) ++merges_due_;
-  return true;
 }
 
 Proposal Search::mutate(int index) {
