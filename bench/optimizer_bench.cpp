@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "simulated_search.h"
 #include "simulated_task.h"
 #include "textgrad/textgrad.h"
 
@@ -26,7 +27,14 @@ struct RunResult {
   double prompt_chars = 0;
   double calls = 0;
   double tokens = 0;
+  double metric_calls = 0;  // forward calls: training, gate and search evaluations
 };
+
+int forward_calls(const ScriptedEngine& engine) {
+  int n = 0;
+  for (const Request& r : engine.requests()) n += r.phase == Phase::kForward;
+  return n;
+}
 
 constexpr int kSteps = 12;
 constexpr int kBatch = 3;
@@ -108,7 +116,56 @@ RunResult run(const std::string& optimizer, GateKind gate, std::uint64_t seed) {
   result.prompt_chars = static_cast<double>(prompt.value().size());
   result.calls = engine->calls();
   result.tokens = static_cast<double>(engine->usage().input_tokens + engine->usage().output_tokens);
+  result.metric_calls = forward_calls(*engine);
   return result;
+}
+
+// GEPA (tg::Search) on the same task, stopped by a metric-call budget. Final test: the
+// candidate with the best validation score; best test: the best candidate of the pool on the
+// test set (the same oracle as for the step-by-step optimizers).
+RunResult run_gepa(int merges, bool two_prompts, std::int64_t metric_calls, std::uint64_t seed) {
+  auto task = std::make_shared<sim::SimulatedTask>(sim::SimulatedTaskOptions{.seed = seed});
+  auto engine =
+      std::make_shared<ScriptedEngine>([task](const Request& r) { return task->respond(r); });
+  SearchOptions options;
+  options.seed = seed;
+  options.max_merges = merges;
+  options.stop.max_metric_calls = metric_calls;
+  Candidate start = {{"system", sim::SimulatedTask::initial_prompt()}};
+  if (two_prompts) start["checks"] = "Check the count once.";  // merges need two parameters
+  Search search(std::make_shared<sim::SimulatedSearchTask>(task, engine), start, engine, options);
+  const std::size_t best = search.run();
+  auto prompt = [&](const Candidate& c) {
+    auto checks = c.find("checks");
+    return c.at("system") + (checks == c.end() ? "" : "\n" + checks->second);
+  };
+  RunResult result;
+  const auto test = task->test();
+  result.final_test = task->accuracy(prompt(search.pool()[best].candidate), test);
+  for (const PoolEntry& e : search.pool())
+    result.best_test = std::max(result.best_test, task->accuracy(prompt(e.candidate), test));
+  result.prompt_chars = static_cast<double>(prompt(search.pool()[best].candidate).size());
+  result.calls = engine->calls();
+  result.tokens = static_cast<double>(engine->usage().input_tokens + engine->usage().output_tokens);
+  result.metric_calls = forward_calls(*engine);
+  return result;
+}
+
+void print_row(const char* optimizer, const char* gate, const RunResult& m, bool per_step) {
+  std::printf("| %s | %s | %.1f%% | %.1f%% | %s | %.0f | %.0f | %.0f | %.0fk |\n", optimizer, gate,
+              100 * m.final_test, 100 * m.best_test,
+              per_step ? fmt::format("{:.0f}%", 100 * m.worse_steps).c_str() : "-", m.prompt_chars,
+              m.metric_calls, m.calls, m.tokens / 1000);
+}
+
+void add_mean(RunResult& mean, const RunResult& r, int seeds) {
+  mean.final_test += r.final_test / seeds;
+  mean.best_test += r.best_test / seeds;
+  mean.worse_steps += r.worse_steps / seeds;
+  mean.prompt_chars += r.prompt_chars / seeds;
+  mean.calls += r.calls / seeds;
+  mean.tokens += r.tokens / seeds;
+  mean.metric_calls += r.metric_calls / seeds;
 }
 
 }  // namespace
@@ -120,25 +177,33 @@ int main(int argc, char** argv) {
       "means over seeds. It measures the machinery, not a real LLM.\n\n",
       kSteps, kBatch, seeds);
   std::printf(
-      "| optimizer | gate | final test | best test | steps that hurt test | prompt chars | calls | "
-      "tokens |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+      "| optimizer | gate | final test | best test | steps that hurt test | prompt chars | metric "
+      "calls | calls | tokens |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  double gated_metric_calls = 0;
   for (const char* optimizer : {"tgd", "revolve", "semantic"}) {
     for (GateKind gate :
          {GateKind::kNone, GateKind::kRevertIfWorse, GateKind::kStrict, GateKind::kSignificant}) {
       RunResult mean;
-      for (int s = 1; s <= seeds; ++s) {
-        RunResult r = run(optimizer, gate, static_cast<std::uint64_t>(s));
-        mean.final_test += r.final_test / seeds;
-        mean.best_test += r.best_test / seeds;
-        mean.worse_steps += r.worse_steps / seeds;
-        mean.prompt_chars += r.prompt_chars / seeds;
-        mean.calls += r.calls / seeds;
-        mean.tokens += r.tokens / seeds;
-      }
-      std::printf("| %s | %s | %.1f%% | %.1f%% | %.0f%% | %.0f | %.0f | %.0fk |\n", optimizer,
-                  to_string(gate), 100 * mean.final_test, 100 * mean.best_test,
-                  100 * mean.worse_steps, mean.prompt_chars, mean.calls, mean.tokens / 1000);
+      for (int s = 1; s <= seeds; ++s) add_mean(mean, run(optimizer, gate, s), seeds);
+      print_row(optimizer, to_string(gate), mean, true);
+      if (gate == GateKind::kRevertIfWorse && std::string(optimizer) == "tgd")
+        gated_metric_calls = mean.metric_calls;
     }
+  }
+  // GEPA at the metric-call budget of a gated TGD run (its gate evaluations are its
+  // validation passes), with and without merge.
+  const auto budget = static_cast<std::int64_t>(gated_metric_calls);
+  struct Variant {
+    const char* name;
+    int merges;
+    bool two_prompts;
+  };
+  for (Variant v : {Variant{"gepa, 1 prompt", 0, false}, Variant{"gepa, 2 prompts", 0, true},
+                    Variant{"gepa + merge, 2 prompts", 5, true}}) {
+    RunResult mean;
+    for (int s = 1; s <= seeds; ++s)
+      add_mean(mean, run_gepa(v.merges, v.two_prompts, budget, s), seeds);
+    print_row(v.name, "-", mean, false);
   }
 }

@@ -24,4 +24,5 @@
 #include "textgrad/parallel.h"
 #include "textgrad/prompts.h"
 #include "textgrad/scripted_engine.h"
+#include "textgrad/search.h"
 #include "textgrad/variable.h"

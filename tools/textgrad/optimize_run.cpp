@@ -12,6 +12,7 @@
 #include "evaluate.h"
 #include "report.h"
 #include "run_summary.h"
+#include "search_run.h"
 #include "textgrad/graph.h"
 #include "textgrad/textgrad.h"
 #include "util/clip.h"
@@ -181,6 +182,7 @@ StepRecord OptimizeRun::evaluate_step0() {
 }
 
 void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
+  if (flags_.optimizer.optimizer == "gepa") return train_search(prompt, records);
   // The optimizer and its gate (optimizer_options.h); the gate scores the validation set.
   RunOptimizer optimizer = build_optimizer(
       flags_.optimizer, prompt, tagger_.tag(engines_.backward, {"", "prompt"}), flags_.concurrency,
@@ -221,6 +223,33 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
     optimizer.optimizer->restore_best();
     best_prompt_ = prompt.value();
   }
+}
+
+// --optimizer gepa: one search (search_run.h), recorded as step 1 with the best candidate.
+void OptimizeRun::train_search(Variable& prompt, std::vector<StepRecord>& records) {
+  if (records.back().step > 0) return;  // the search already finished
+  tagger_.set_step(1);
+  const SearchOutcome s = run_search(flags_.optimizer, prompt.value(), prompt.role_description(),
+                                     task_, scorer_, tagger_.tag(engines_.forward, {"", ""}),
+                                     tagger_.tag(engines_.backward, {"", "prompt"}), dir_,
+                                     flags_.concurrency, flags_.seed);
+  prompt.set_value(s.best_prompt);
+  StepRecord record;
+  record.step = 1;
+  record.epoch = 1;
+  record.prompt = s.best_prompt;
+  record.val_accuracy = s.best_val;
+  record.note = fmt::format("gepa: {} proposals, {} candidates, {} metric calls", s.proposals,
+                            s.candidates, s.metric_calls);
+  Evaluation test = evaluate_prompt(engines_.forward, record.prompt, task_.splits.test, scorer_,
+                                    progress_, "best candidate test", &tagger_);
+  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
+  record.test_scores = test.scores;
+  record.time = iso_time_now();
+  write_step(record, test.items);
+  progress_.note(fmt::format("Search: {}; best validation {}, test {}", record.note,
+                             percent(record.val_accuracy), percent(record.test_accuracy)));
+  records.push_back(record);
 }
 
 StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t>& batch,

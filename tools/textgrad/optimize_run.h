@@ -39,6 +39,7 @@ class OptimizeRun {
   std::vector<StepRecord> load_records() const;
   StepRecord evaluate_step0();
   void train(Variable& prompt, std::vector<StepRecord>& records);
+  void train_search(Variable& prompt, std::vector<StepRecord>& records);
   StepRecord train_step(int step, int epoch, const std::vector<size_t>& batch, Variable& prompt,
                         RunOptimizer& optimizer, const StepRecord& previous);
   void write_step(const StepRecord& record, const std::vector<ItemRecord>& test_items);

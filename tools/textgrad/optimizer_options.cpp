@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "textgrad/errors.h"
+#include "textgrad/search.h"
 
 namespace tg::cli {
 namespace {
@@ -52,8 +53,8 @@ json gate_json(const GateDecision& d) {
 
 void add_optimizer_flags(CLI::App& cmd, OptimizerFlags& f) {
   cmd.add_option("--optimizer", f.optimizer,
-                 "tgd (TextGrad), revolve (history-aware updates) or semantic (one joint "
-                 "feedback call per node)")
+                 "tgd (TextGrad), revolve (history-aware updates), semantic (one joint "
+                 "feedback call per node) or gepa (Pareto candidate search)")
       ->capture_default_str();
   cmd.add_option("--gate", f.gate,
                  "Acceptance of each step on the validation set: none, revert (unless worse), "
@@ -72,12 +73,31 @@ void add_optimizer_flags(CLI::App& cmd, OptimizerFlags& f) {
                  "Token budget of every update request (0 = no limit; tokens ~ chars/4)");
   cmd.add_option("--constraint", f.constraints, "A rule the new prompt must follow (repeatable)");
   cmd.add_option("--role", f.role, "Role description of the optimized prompt");
+  cmd.add_option("--merge", f.merge, "gepa: at most N merges of two candidates (0 = off)");
+  cmd.add_option("--minibatch", f.minibatch, "gepa: training items per proposal")
+      ->capture_default_str();
+  cmd.add_option("--selection", f.selection,
+                 "gepa: parent selection: pareto, best or epsilon-greedy")
+      ->capture_default_str();
+  cmd.add_option("--max-metric-calls", f.max_metric_calls,
+                 "gepa: evaluations of a candidate on one item, never exceeded (required)");
 }
 
 void validate(const OptimizerFlags& f) {
-  if (f.optimizer != "tgd" && f.optimizer != "revolve" && f.optimizer != "semantic") {
+  if (f.optimizer != "tgd" && f.optimizer != "revolve" && f.optimizer != "semantic" &&
+      f.optimizer != "gepa") {
     throw InvalidArgument(fmt::format(
-        "unknown optimizer '{}': use --optimizer tgd, revolve or semantic", f.optimizer));
+        "unknown optimizer '{}': use --optimizer tgd, revolve, semantic or gepa", f.optimizer));
+  }
+  if (f.optimizer == "gepa") {
+    selection_from_string(f.selection);
+    if (f.max_metric_calls <= 0) {
+      throw InvalidArgument(
+          "--optimizer gepa needs a stop condition: give --max-metric-calls N (evaluations of a "
+          "candidate on one item)");
+    }
+    if (f.minibatch < 1) throw InvalidArgument("--minibatch must be at least 1");
+    if (f.merge < 0) throw InvalidArgument("--merge must be 0 (off) or more");
   }
   GateOptions gate{parse_gate(f.gate), f.alpha};
   validate(gate);
@@ -98,7 +118,11 @@ json to_json(const OptimizerFlags& f) {
           {"feedback_budget", f.feedback_budget},
           {"update_budget", f.update_budget},
           {"constraints", f.constraints},
-          {"role", f.role}};
+          {"role", f.role},
+          {"merge", f.merge},
+          {"minibatch", f.minibatch},
+          {"selection", f.selection},
+          {"max_metric_calls", f.max_metric_calls}};
 }
 
 OptimizerFlags optimizer_flags_from_json(const json& j) {
@@ -112,6 +136,10 @@ OptimizerFlags optimizer_flags_from_json(const json& j) {
   f.update_budget = j.value("update_budget", f.update_budget);
   f.constraints = j.value("constraints", f.constraints);
   f.role = j.value("role", f.role);
+  f.merge = j.value("merge", f.merge);
+  f.minibatch = j.value("minibatch", f.minibatch);
+  f.selection = j.value("selection", f.selection);
+  f.max_metric_calls = j.value("max_metric_calls", f.max_metric_calls);
   return f;
 }
 

@@ -19,7 +19,7 @@ class App;
 namespace tg::cli {
 
 struct OptimizerFlags {
-  std::string optimizer = "tgd";  // tgd | revolve | semantic
+  std::string optimizer = "tgd";  // tgd | revolve | semantic | gepa
   std::string gate = "revert";    // none | revert | strict | significant
   double alpha = 0.05;
   bool keep_best = false;
@@ -28,6 +28,11 @@ struct OptimizerFlags {
   int update_budget = 0;    // tokens per update request (0 = no limit)
   std::vector<std::string> constraints;
   std::string role;  // role description of the optimized prompt (empty: the task's)
+  // gepa (tg::Search, search_run.h):
+  int merge = 0;  // merge attempts (0 = off)
+  int minibatch = 3;
+  std::string selection = "pareto";  // pareto | best | epsilon-greedy
+  long long max_metric_calls = 0;    // required for gepa
 };
 
 void add_optimizer_flags(CLI::App& command, OptimizerFlags& flags);
