@@ -225,6 +225,9 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
   }
 }
 
+// The most of one answer a step file and the reports keep.
+constexpr std::size_t kRecordedTextBytes = 20'000;
+
 // --optimizer gepa: one search (search_run.h), recorded as step 1 with the best candidate.
 void OptimizeRun::train_search(Variable& prompt, std::vector<StepRecord>& records) {
   if (records.back().step > 0) return;  // the search already finished
@@ -291,16 +294,16 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
   if (!record.note.empty()) events_.warning(record.note);
   ParameterRecord parameter;
   parameter.feedback = feedback;
-  parameter.update_answer = take_update_answers();
+  // Huge answers are cut here; trace.sqlite keeps every text whole.
+  parameter.update_answer = util::clip(take_update_answers(), kRecordedTextBytes);
   parameter.proposed = outcome.new_value;
   parameter.status = status_name(outcome.status);
-  parameter.reason = outcome.reason;
+  parameter.reason = record.note;
   parameter.gate.before = previous.val_accuracy;
 
   record.val_accuracy = previous.val_accuracy;
   if (!task_.splits.val.empty() && report.gate) {  // the gate scored the validation set
     const GateDecision& gate = *report.gate;
-    parameter.gate.name = flags_.optimizer.gate;
     parameter.gate.after = gate.new_mean;
     parameter.gate.figures = {{"wins", static_cast<double>(gate.wins)},
                               {"losses", static_cast<double>(gate.losses)},

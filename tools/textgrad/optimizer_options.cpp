@@ -1,5 +1,7 @@
 #include "optimizer_options.h"
 
+#include "util/clip.h"
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -161,7 +163,7 @@ json step_record(const StepReport& report, const Optimizer& optimizer) {
   json outcomes = json::array();
   for (const UpdateOutcome& o : report.outcomes) {
     outcomes.push_back({{"status", to_string(o.status)},
-                        {"reason", o.reason},
+                        {"reason", util::clip(o.reason)},  // may quote a huge answer
                         {"calls", o.calls},
                         {"notes", o.notes}});
   }
