@@ -41,20 +41,6 @@ std::optional<int> score_of_loss(const std::string& loss) {
   return std::nullopt;
 }
 
-const char* status_name(UpdateOutcome::Status status) {
-  switch (status) {
-    case UpdateOutcome::Status::kUpdated:
-      return "updated";
-    case UpdateOutcome::Status::kKept:
-      return "kept";
-    case UpdateOutcome::Status::kSkipped:
-      return "skipped";
-    case UpdateOutcome::Status::kFailed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir dir,
@@ -297,7 +283,7 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
   // Huge answers are cut here; trace.sqlite keeps every text whole.
   parameter.update_answer = util::clip(take_update_answers(), kRecordedTextBytes);
   parameter.proposed = outcome.new_value;
-  parameter.status = status_name(outcome.status);
+  parameter.status = to_string(outcome.status);
   parameter.reason = record.note;
   parameter.gate.before = previous.val_accuracy;
 
