@@ -4,10 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_paths.h"
 #include "engine/providers/codec_common.h"
 #include "support/fake_llm_server.h"
 #include "support/workloads.h"
+#include "test_paths.h"
 #include "textgrad/engines.h"
 #include "textgrad/textgrad.h"
 #include "util/text.h"

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "textgrad/endpoint_pool.h"
 #include "textgrad/budget_guard.h"
+#include "textgrad/endpoint_pool.h"
 #include "textgrad/engine.h"
 #include "textgrad/usage.h"
 
