@@ -80,6 +80,7 @@ class CodeCliTest : public ::testing::Test {
       case Kind::kFeedback:
         return "Negate in neg; multiply in mul.";
       case Kind::kUpdate: {
+        std::lock_guard lock(updates_mu_);
         const size_t i = std::min<size_t>(update_calls_++, updates_.size() - 1);
         return updates_[i];
       }
@@ -104,12 +105,19 @@ class CodeCliTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<fake::FakeLlmServer> server_;
+  // The server's threads read the answers while the test sets them: the tool process in
+  // between orders the two for us, but not in a way ThreadSanitizer can see.
+  void set_updates(std::vector<std::string> updates) {
+    std::lock_guard lock(updates_mu_);
+    updates_ = std::move(updates);
+  }
+  std::mutex updates_mu_;
   std::vector<std::string> updates_ = {tagged(kFixed)};
   std::atomic<size_t> update_calls_{0};
 };
 
 TEST_F(CodeCliTest, StopsAtTheFirstAllPassAndLeavesTheFileAlone) {
-  updates_ = {tagged(kHalf), tagged(kFixed), tagged(kWorse)};
+  set_updates({tagged(kHalf), tagged(kFixed), tagged(kWorse)});
   ProcessResult r = code(file_args());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(testing::read_text(dir_.file("solution.py")), kInput);
@@ -136,7 +144,7 @@ TEST_F(CodeCliTest, StopsAtTheFirstAllPassAndLeavesTheFileAlone) {
 }
 
 TEST_F(CodeCliTest, InPlaceWritesTheBestVersionBack) {
-  updates_ = {tagged(kHalf), tagged(kWorse)};
+  set_updates({tagged(kHalf), tagged(kWorse)});
   std::vector<std::string> args = file_args();
   args.insert(args.end(), {"--iterations", "2", "--in-place"});
   ProcessResult r = code(args);
@@ -146,7 +154,7 @@ TEST_F(CodeCliTest, InPlaceWritesTheBestVersionBack) {
 }
 
 TEST_F(CodeCliTest, WithoutInPlaceAFailedRunChangesNothing) {
-  updates_ = {tagged(kWorse)};
+  set_updates({tagged(kWorse)});
   std::vector<std::string> args = file_args();
   args.insert(args.end(), {"--iterations", "1"});
   ProcessResult r = code(args);
