@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "support/cli_fixture.h"
 #include "support/fake_llm_server.h"
 #include "support/mock_model.h"
 #include "support/process.h"
@@ -31,7 +32,7 @@ using testing::TempDir;
 constexpr const char* kKey = "fake-test-key-runs-0123456789abcdefghij";
 constexpr int kTokensPerCall = 50;
 
-std::string tool() { return std::string(TEXTGRAD_BINARY_DIR) + "/tools/textgrad/textgrad"; }
+std::string tool() { return testing::textgrad_tool(); }
 
 std::vector<json> json_lines(const std::string& text) {
   std::vector<json> lines;
@@ -52,43 +53,9 @@ fake::FakeLlmServer::Script unpriced_mock() {
   };
 }
 
-class RunsTest : public ::testing::Test {
+class RunsTest : public testing::CliFixture {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<fake::FakeLlmServer>(testing::MockModel(TEXTGRAD_TEST_DATA_DIR));
-  }
-
-  std::map<std::string, std::string> env() const {
-    return {{"OPENAI_API_KEY", kKey},
-            {"OPENAI_BASE_URL", server_->base_url() + "/v1"},
-            {"TEXTGRAD_CACHE_DIR", dir_.file("cache")},
-            {"TEXTGRAD_DATA_DIR", TEXTGRAD_TEST_DATA_DIR}};
-  }
-
-  ProcessResult run(std::vector<std::string> args,
-                    std::map<std::string, std::string> extra = {}) const {
-    args.insert(args.begin(), tool());
-    auto vars = env();
-    for (auto& [k, v] : extra) vars[k] = v;
-    return testing::run_process(args, vars);
-  }
-
-  std::vector<std::string> optimize_args(const std::string& run_dir, int steps = 3) const {
-    return {"optimize",
-            "--task",
-            "object_counting",
-            "--engine",
-            "openai/gpt-4o-mini",
-            "--steps",
-            std::to_string(steps),
-            "--val-size",
-            "10",
-            "--test-size",
-            "10",
-            "--run-dir",
-            run_dir,
-            "--quiet"};
-  }
+  RunsTest() : CliFixture(kKey) {}
 
   static std::vector<std::string> with(std::vector<std::string> args,
                                        std::initializer_list<std::string> more) {
@@ -105,9 +72,6 @@ class RunsTest : public ::testing::Test {
     testing::write_text(dir_.file(name), text);
     return dir_.file(name);
   }
-
-  TempDir dir_;
-  std::unique_ptr<fake::FakeLlmServer> server_;
 };
 
 // Rows of the trace's `trace` view.
