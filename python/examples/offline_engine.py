@@ -30,12 +30,21 @@ def offline_answer(request):
                     "on its legs, or the setting.")
         return ("The reasoning assumes drying time grows with the number of shirts. Shirts dry "
                 "in parallel under the sun, so the time does not depend on how many there are.")
+    prompt_role = "structured system prompt" in user  # prompt_optimization.py's parameter
     if request.phase == tg.Phase.backward:
+        if prompt_role:
+            return ("The model miscounts when items come in groups ('three violins'). Ask it to "
+                    "list every item with its quantity before adding them up.")
         return ("The answer treats drying as sequential. State that shirts dry in parallel, so "
                 "30 shirts still take about 1 hour, given enough space in the sun.")
     if request.phase == tg.Phase.reduce:
         return "All sources agree: account for parallel drying."
     if request.phase == tg.Phase.update:
+        if prompt_role:
+            return ("<IMPROVED_VARIABLE>You will answer a reasoning question. List every item "
+                    "with its quantity, then add the quantities. The last line of your response "
+                    "should be of the following format: 'Answer: $VALUE' where VALUE is a "
+                    "numerical value.</IMPROVED_VARIABLE>")
         if "code" in user:
             return f"<IMPROVED_VARIABLE>{LIS_CODE}</IMPROVED_VARIABLE>"
         if images:

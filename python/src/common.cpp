@@ -56,4 +56,10 @@ tg::Variable variable_arg(const py::object& value, const std::string& role) {
                             std::string(py::str(py::type::of(value).attr("__name__"))));
 }
 
+tg::BackwardMode backward_mode_arg(const std::string& mode) {
+  if (mode == "per-edge") return tg::BackwardMode::kPerEdge;
+  if (mode == "semantic" || mode == "joint") return tg::BackwardMode::kJoint;
+  throw tg::InvalidArgument("backward mode must be 'per-edge' or 'semantic', not '" + mode + "'");
+}
+
 }  // namespace tgpy

@@ -44,6 +44,9 @@ tg::EnginePtr engine_arg(const py::object& engine);
 // `role`. None gives an empty handle.
 tg::Variable variable_arg(const py::object& value, const std::string& role);
 
+// "per-edge", or "semantic" / "joint" (semantic backpropagation); InvalidArgument otherwise.
+tg::BackwardMode backward_mode_arg(const std::string& mode);
+
 // The engine adapter for Python objects implementing generate() (engine.cpp).
 tg::EnginePtr make_python_engine(py::object engine, int max_workers);
 
@@ -57,5 +60,6 @@ void bind_losses(py::module_& m);
 void bind_optimizers(py::module_& m);
 void bind_prompts(py::module_& m);
 void bind_data(py::module_& m);
+void bind_search(py::module_& m);
 
 }  // namespace tgpy

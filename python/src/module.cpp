@@ -14,4 +14,5 @@ PYBIND11_MODULE(_textgrad_cpp, m) {
   tgpy::bind_losses(m);
   tgpy::bind_optimizers(m);
   tgpy::bind_data(m);
+  tgpy::bind_search(m);
 }

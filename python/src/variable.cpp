@@ -3,6 +3,7 @@
 #include "textgrad/errors.h"
 #include "textgrad/functions.h"
 #include "textgrad/graph.h"
+#include "textgrad/optimizer.h"
 #include "textgrad/prompts.h"
 
 namespace tgpy {
@@ -62,10 +63,14 @@ std::string value_of(const tg::Variable& v) {
 }
 
 void backward(const tg::Variable& v, const py::object& engine, int concurrency,
-              std::shared_ptr<tg::Prompts> prompts) {
+              std::shared_ptr<tg::Prompts> prompts, const std::string& mode,
+              std::shared_ptr<tg::Revolve> past_values_from) {
   tg::EnginePtr resolved = engine_arg(engine);
+  tg::BackwardOptions options{.concurrency = concurrency, .prompts = std::move(prompts)};
+  options.mode = backward_mode_arg(mode);
+  if (past_values_from) options.past_values = past_values_from->feedback_history();
   py::gil_scoped_release release;
-  v.backward(resolved, {.concurrency = concurrency, .prompts = std::move(prompts)});
+  v.backward(resolved, options);
 }
 
 std::string repr(const tg::Variable& v) {
@@ -131,11 +136,15 @@ void bind_variable(py::module_& m) {
       .def("get_short_value", &tg::Variable::short_value, py::arg("n_words_offset") = 10,
            py::call_guard<py::gil_scoped_release>())
       .def("backward", &backward, py::arg("engine") = py::none(), py::arg("concurrency") = 8,
-           py::arg("prompts") = nullptr,
+           py::arg("prompts") = nullptr, py::arg("mode") = "per-edge",
+           py::arg("past_values_from") = nullptr,
            "Runs backward from this Variable; every Variable it depends on that requires grad "
-           "receives feedback. engine=None uses set_backward_engine()'s engine. The GIL is "
-           "released while the feedback calls run. Raises BackwardError naming the failing "
-           "node.")
+           "receives feedback. engine=None uses set_backward_engine()'s engine. mode: "
+           "'per-edge' (TextGrad: one feedback call per input) or 'semantic' (semantic "
+           "backpropagation: one call per node answers for all its inputs; also 'joint'). "
+           "past_values_from: a Revolve built with history_in_feedback=True, whose history the "
+           "feedback requests then show. The GIL is released while the feedback calls run. "
+           "Raises BackwardError naming the failing node.")
       .def(
           "generate_graph",
           [](const tg::Variable& v, int max_value_chars, bool show_gradients) {

@@ -169,7 +169,8 @@ class Variable:
     def zero_grad(self) -> None: ...
     def get_short_value(self, n_words_offset: int = 10) -> str: ...
     def backward(self, engine: EngineArg = None, concurrency: int = 8,
-                 prompts: Optional[Prompts] = None) -> None: ...
+                 prompts: Optional[Prompts] = None, mode: str = "per-edge",
+                 past_values_from: Optional[Revolve] = None) -> None: ...
     def generate_graph(self, max_value_chars: int = 300, show_gradients: bool = True) -> str: ...
     def describe(self) -> str: ...
     def __add__(self, other: Variable) -> Variable: ...
@@ -268,11 +269,20 @@ class UpdateOutcome:
     calls: int
 
 class StepReport:
+    optimizer: str
     outcomes: List[UpdateOutcome]
+    gate: Optional[Dict[str, Any]]  # accepted, gate, reason, old_mean, new_mean, wins, ...
     def updated(self) -> int: ...
 
-class TextualGradientDescent:
+class Optimizer:
+    name: str
     parameters: List[Variable]
+    def step(self) -> StepReport: ...
+    def zero_grad(self) -> None: ...
+    def state(self) -> str: ...
+    def load_state(self, state: str) -> None: ...
+
+class TextualGradientDescent(Optimizer):
     def __init__(self, parameters: List[Variable], verbose: int = 0, engine: EngineArg = None,
                  constraints: Optional[List[str]] = None,
                  new_variable_tags: Optional[List[str]] = None,
@@ -280,11 +290,65 @@ class TextualGradientDescent:
                  in_context_examples: Optional[List[str]] = None, gradient_memory: int = 0,
                  momentum: int = 0, concurrency: int = 8,
                  prompts: Optional[Prompts] = None) -> None: ...
-    def step(self) -> StepReport: ...
-    def zero_grad(self) -> None: ...
     def update_request(self, parameter: Variable) -> Request: ...
 
 TGD = TextualGradientDescent
+
+class Revolve(TextualGradientDescent):
+    def __init__(self, parameters: List[Variable], verbose: int = 0, engine: EngineArg = None,
+                 constraints: Optional[List[str]] = None,
+                 new_variable_tags: Optional[List[str]] = None,
+                 optimizer_system_prompt: Optional[str] = None,
+                 in_context_examples: Optional[List[str]] = None, gradient_memory: int = 0,
+                 momentum: int = 0, concurrency: int = 8, prompts: Optional[Prompts] = None,
+                 history: str = "all", last_k: int = 3, history_budget_tokens: int = 2000,
+                 history_in_feedback: bool = False) -> None: ...
+
+class GatedOptimizer(Optimizer):
+    current_scores: List[float]
+    best_values: List[str]
+    best_score: float
+    def __init__(self, optimizer: Optimizer, scorer: Callable[[], List[float]],
+                 gate: str = "revert", alpha: float = 0.05, keep_best: bool = False) -> None: ...
+    def set_current_scores(self, scores: List[float]) -> None: ...
+    def restore_best(self) -> None: ...
+
+def gate_decision(old_scores: List[float], new_scores: List[float], gate: str = "revert",
+                  alpha: float = 0.05) -> Dict[str, Any]: ...
+
+class Rollout:
+    score: float
+    loss: Variable
+    def __init__(self, score: float, loss: Optional[Variable] = None) -> None: ...
+
+class PoolEntry:
+    candidate: Dict[str, str]
+    parents: List[int]
+    val_scores: List[float]
+    aggregate: float
+    proposal: int
+
+class Search:
+    pool: List[PoolEntry]
+    proposals: int
+    metric_calls: int
+    def __init__(self, task: Any, initial: Dict[str, str], engine: EngineArg = None,
+                 selection: str = "pareto", epsilon: float = 0.1,
+                 components: str = "round-robin", minibatch: int = 3,
+                 skip_perfect: bool = True, perfect_score: float = 1.0, max_merges: int = 0,
+                 merge_subsample: int = 5, seed: int = 0, concurrency: int = 8,
+                 roles: Dict[str, str] = ..., backward_mode: str = "per-edge",
+                 constraints: Optional[List[str]] = None,
+                 max_metric_calls: Optional[int] = None, max_tokens: Optional[int] = None,
+                 max_usd: Optional[float] = None, max_seconds: Optional[float] = None,
+                 max_proposals_without_improvement: Optional[int] = None,
+                 stop_file: str = "", ledger: Optional[Ledger] = None,
+                 on_proposal: Optional[Callable[[Dict[str, Any], str], None]] = None) -> None: ...
+    def run(self) -> int: ...
+    def best(self) -> int: ...
+    def best_candidate(self) -> Dict[str, str]: ...
+    def state(self) -> str: ...
+    def load_state(self, state: str) -> None: ...
 
 class Example:
     id: str
