@@ -43,6 +43,12 @@ TEST(Prices, LookedUpByTheCanonicalProvider) {
   // Compatible servers are priced under their own name, not under the wire format's.
   EXPECT_TRUE(table.is_priced("deepseek", "deepseek-chat"));
   EXPECT_TRUE(table.is_priced("groq", "llama-3.3-70b-versatile"));
+  // Groq's model names have a slash of their own: the whole name follows "groq/".
+  const std::optional<double> gpt_oss =
+      table.cost("groq", "openai/gpt-oss-120b", {1'000'000, 1'000'000, 0});
+  ASSERT_TRUE(gpt_oss.has_value());
+  EXPECT_DOUBLE_EQ(*gpt_oss, 0.75);
+  EXPECT_FALSE(table.is_priced("openai", "openai/gpt-oss-120b"));
   EXPECT_FALSE(table.is_priced("together", "meta-llama/Llama-3-70b-chat-hf"));
   EXPECT_FALSE(table.is_priced("openai", "deepseek-chat"));
   // Local servers are free whatever the model is called.
