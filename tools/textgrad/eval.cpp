@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "endpoint_flags.h"
 #include "evaluate.h"
+#include "stop_on_signal.h"
 #include "textgrad/errors.h"
 #include "util/text.h"
 
@@ -112,7 +113,15 @@ int run_eval(const EvalFlags& f) {
   Scorer scorer(task.metric, engines.backward, [&](const std::string& message) {
     if (++warnings <= 3) progress.note("warning: " + message);
   });
-  Evaluation result = evaluate_prompt(engines.forward, prompt, examples, scorer, progress, split);
+  StopOnSignal stop(engines);
+  Evaluation result;
+  try {
+    result = evaluate_prompt(engines.forward, prompt, examples, scorer, progress, split);
+  } catch (...) {
+    if (const int code = stop.finish(f.engines, "eval")) return code;
+    throw;
+  }
+  stop.note_completed("eval");
   if (!f.output_path.empty()) write_predictions(f.output_path, result.items);
   int correct = 0;
   for (int s : result.scores) correct += s;

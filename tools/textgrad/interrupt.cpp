@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -14,9 +15,15 @@ namespace {
 
 // The only state a signal handler can reach; set while a watcher lives.
 volatile std::sig_atomic_t g_signal_pipe = -1;
+// The first signal, set by the handler itself (a lock-free atomic is safe there), so that
+// signal() is right as soon as the handler has run, before the watcher thread wakes up.
+std::atomic<int> g_first_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 
 extern "C" void forward_signal(int signo) {
   const int saved = errno;
+  int none = 0;
+  g_first_signal.compare_exchange_strong(none, signo);
   const unsigned char byte = static_cast<unsigned char>(signo);
   if (g_signal_pipe >= 0) (void)!::write(g_signal_pipe, &byte, 1);
   errno = saved;
@@ -27,6 +34,7 @@ extern "C" void forward_signal(int signo) {
 InterruptWatcher::InterruptWatcher(std::function<void(int)> on_first_signal)
     : on_first_signal_(std::move(on_first_signal)) {
   if (::pipe2(pipe_, O_CLOEXEC) != 0) throw Error("cannot create a pipe for signal handling");
+  g_first_signal.store(0);
   g_signal_pipe = pipe_[1];
   struct sigaction action {};
   action.sa_handler = forward_signal;
@@ -48,6 +56,8 @@ InterruptWatcher::~InterruptWatcher() {
   ::close(pipe_[0]);
   ::close(pipe_[1]);
 }
+
+int InterruptWatcher::signal() const { return g_first_signal.load(); }
 
 void InterruptWatcher::watch() {
   while (true) {
@@ -77,7 +87,14 @@ SelfSignalHook::SelfSignalHook() {
 
 void SelfSignalHook::on_call() {
   if (signal_ == 0) return;
-  if (++calls_ == after_) ::kill(::getpid(), signal_);
+  if (++calls_ != after_) return;
+  // raise() runs the handler on this thread before it returns, so the run sees the signal at
+  // a precise call; SIGKILL ends the process anyway.
+  if (signal_ == SIGKILL) {
+    ::kill(::getpid(), SIGKILL);
+  } else {
+    ::raise(signal_);
+  }
 }
 
 }  // namespace tg::cli

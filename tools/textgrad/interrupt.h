@@ -23,8 +23,9 @@ class InterruptWatcher {
   InterruptWatcher(const InterruptWatcher&) = delete;
   InterruptWatcher& operator=(const InterruptWatcher&) = delete;
 
-  // The first signal received, 0 if none.
-  int signal() const { return signal_.load(); }
+  // The first signal received, 0 if none; set as soon as the handler has run (the callback
+  // may still be on its way).
+  int signal() const;
 
  private:
   void watch();

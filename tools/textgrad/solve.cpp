@@ -13,6 +13,7 @@
 
 #include "checks.h"
 #include "commands.h"
+#include "stop_on_signal.h"
 #include "textgrad/data.h"
 #include "textgrad/textgrad.h"
 #include "util/clip.h"
@@ -233,6 +234,7 @@ int run_solve(const SolveFlags& flags_in) {
   Engines engines = build_engines(flags.engines);
   check_images(questions, engines);
   std::vector<Solution> solutions(questions.size());
+  StopOnSignal stop(engines);
   {
     util::TaskGroup pool(flags.concurrency);
     for (size_t i = 0; i < questions.size(); ++i) {
@@ -246,6 +248,7 @@ int run_solve(const SolveFlags& flags_in) {
     }
     pool.wait();
   }
+  if (const int code = stop.finish(flags.engines, "solve")) return code;
   std::ofstream file;
   if (!flags.output.empty()) {
     file.open(flags.output);
