@@ -50,7 +50,8 @@ class CustomFunction {
   virtual std::string name() const = 0;
 
   // Computes the output text from the input values, once every input is ready. May call an
-  // engine (blocking); it then runs on a thread of its own, never on an engine's I/O thread.
+  // engine (blocking): unless its inputs were ready when it was applied, it runs on a worker
+  // of the library's executor, never on an engine's I/O thread.
   // An exception makes the output fail (Variable::value() rethrows it).
   virtual std::string forward(const std::vector<std::string>& input_values) = 0;
 

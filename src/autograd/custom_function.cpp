@@ -1,7 +1,6 @@
 // tg::apply: a CustomFunction in the graph.
 #include <algorithm>
 #include <stdexcept>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -108,15 +107,7 @@ Variable apply(std::shared_ptr<CustomFunction> function, std::vector<Variable> i
       out->fail(std::current_exception());
     }
   };
-  // As Note [Functions off the I/O thread]: never run user code on the thread that settled the
-  // last input.
-  const bool ready = std::all_of(predecessors.begin(), predecessors.end(),
-                                 [](const detail::NodePtr& p) { return p->ready(); });
-  if (ready) {
-    evaluate();
-  } else {
-    detail::when_all_settled(predecessors, [evaluate] { std::thread(evaluate).detach(); });
-  }
+  detail::run_when_settled(predecessors, std::move(evaluate));
   return Variable(output);
 }
 

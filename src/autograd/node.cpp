@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "util/executor.h"
 #include "util/text.h"
 
 namespace tg::detail {
@@ -199,6 +200,19 @@ void when_all_settled(const std::vector<NodePtr>& nodes, std::function<void()> c
   };
   for (const NodePtr& node : nodes) node->on_settled(arrive);
   arrive();
+}
+
+// Note [Functions off the I/O thread]
+// Work that waits for inputs (a string function, a user's custom function) would otherwise run
+// on the thread that settles the last input, which for an HTTP engine is the transport's only
+// I/O thread: a slow function (running unit tests, say) would stall every request in flight.
+// So it runs on the library's executor (Note [One executor]), which starts no thread per call.
+// With its inputs ready it runs on the caller's thread.
+void run_when_settled(const std::vector<NodePtr>& nodes, std::function<void()> work) {
+  const bool ready =
+      std::all_of(nodes.begin(), nodes.end(), [](const NodePtr& node) { return node->ready(); });
+  if (ready) return work();
+  when_all_settled(nodes, [work = std::move(work)] { util::Executor::shared().post(work); });
 }
 
 std::exception_ptr first_error(const std::vector<NodePtr>& nodes) {

@@ -119,6 +119,10 @@ NodePtr make_ready_node(std::string value, std::string role, bool requires_grad)
 // Runs `continuation` once every node in `nodes` has settled (immediately if they all have).
 void when_all_settled(const std::vector<NodePtr>& nodes, std::function<void()> continuation);
 
+// Runs `work` once every node in `nodes` has settled: at once on the caller's thread if they
+// all have, otherwise on the library's executor (Note [Functions off the I/O thread]).
+void run_when_settled(const std::vector<NodePtr>& nodes, std::function<void()> work);
+
 // The first error among settled nodes, if any.
 std::exception_ptr first_error(const std::vector<NodePtr>& nodes);
 

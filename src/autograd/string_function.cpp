@@ -6,7 +6,6 @@
 #include "textgrad/errors.h"
 #include "textgrad/functions.h"
 #include "textgrad/prompts.h"
-#include "util/executor.h"
 #include "util/text.h"
 
 namespace tg {
@@ -73,19 +72,7 @@ Variable StringBasedFunction::operator()(const Fields& inputs, std::string respo
       out->fail(std::current_exception());
     }
   };
-  // Note [Functions off the I/O thread]
-  // With its inputs ready, the function runs here, on the caller's thread. Otherwise it would
-  // run on the thread that settles the last input, which for an HTTP engine is the transport's
-  // only I/O thread; a slow function (running unit tests, say) would stall every request in
-  // flight. So it runs on the library's executor (Note [One executor]), which starts no thread
-  // per call.
-  const bool ready = std::all_of(predecessors.begin(), predecessors.end(),
-                                 [](const detail::NodePtr& p) { return p->ready(); });
-  if (ready) {
-    evaluate();
-  } else {
-    detail::when_all_settled(predecessors, [evaluate] { util::Executor::shared().post(evaluate); });
-  }
+  detail::run_when_settled(predecessors, std::move(evaluate));
   return Variable(output);
 }
 

@@ -22,8 +22,8 @@ namespace tg::util {
 // kMaxThreads, and workers are kept for later tasks. Bounded work (backward, step) goes through
 // TaskGroup, which keeps at most its own limit of tasks on the executor at once and whose
 // wait() runs the group's remaining tasks on the waiting thread, so a group finishes even when
-// every worker is busy (nested groups cannot deadlock). Only string functions are posted
-// directly, one per evaluation and only once their inputs have settled.
+// every worker is busy (nested groups cannot deadlock). Only string and custom functions are
+// posted directly, one per evaluation and only once their inputs have settled.
 //
 // It is not owned by an engine: string functions have no engine, and an executor per engine
 // would bring back a pool per object. It is never destroyed, because the process must be able
