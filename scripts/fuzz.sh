@@ -17,7 +17,7 @@ targets=("$@")
 
 bash scripts/setup.sh
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DTEXTGRAD_SANITIZE=address,undefined -DTEXTGRAD_FUZZ=ON \
   -DTEXTGRAD_BUILD_TESTS=OFF -DTEXTGRAD_BUILD_BENCH=OFF -DTEXTGRAD_BUILD_EXAMPLES=OFF \
   > /dev/null
