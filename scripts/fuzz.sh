@@ -3,14 +3,14 @@
 # starting from its seed corpus in fuzz/corpus/<target>/. A crash, a sanitizer report or an
 # escaped exception fails the run; the input that caused it is left in build-fuzz/findings/.
 #
-#   bash scripts/fuzz.sh            # every target, FUZZ_SECONDS (default 25) each
+#   bash scripts/fuzz.sh            # every target, FUZZ_SECONDS (default 20) each
 #   bash scripts/fuzz.sh csv_reader # one target
 #
 # New inputs found along the way stay in build-fuzz/corpus/ (not committed); copy an
 # interesting one into fuzz/corpus/<target>/ by hand. See docs/ci.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${FUZZ_SECONDS:-25}
+seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
 ((${#targets[@]})) || targets=(openai_decode anthropic_decode gemini_decode jsonl_reader csv_reader
                                 extract_tagged)
