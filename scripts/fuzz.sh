@@ -21,7 +21,8 @@ CXX=clang++ cmake -S . -B build-fuzz -G Ninja \
   -DTEXTGRAD_SANITIZE=address,undefined -DTEXTGRAD_FUZZ=ON \
   -DTEXTGRAD_BUILD_TESTS=OFF -DTEXTGRAD_BUILD_BENCH=OFF -DTEXTGRAD_BUILD_EXAMPLES=OFF \
   > /dev/null
-cmake --build build-fuzz -j "$(nproc)" --target textgrad_fuzzers
+TIMEFORMAT="fuzz build: %R s wall, %U s user + %S s sys"
+time cmake --build build-fuzz -j "$(nproc)" --target textgrad_fuzzers
 
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

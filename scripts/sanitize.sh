@@ -29,6 +29,8 @@ cmake -S . -B "$build" -G Ninja \
   -DTEXTGRAD_SANITIZE="$sanitizers" -DTEXTGRAD_BUILD_BENCH=OFF -DTEXTGRAD_BUILD_EXAMPLES=OFF \
   -DTEXTGRAD_BUILD_PYTHON=OFF -DTEXTGRAD_UBSAN_TEST_CODE=OFF \
   > /dev/null
-cmake --build "$build" -j "$(nproc)" --target textgrad_tests
+TIMEFORMAT="$1 build: %R s wall, %U s user + %S s sys"
+time cmake --build "$build" -j "$(nproc)" --target textgrad_tests
 # The packaging test links a consumer against the sanitized library without its runtime.
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 -E "^packaging_"
+TIMEFORMAT="$1 tests: %R s wall, %U s user + %S s sys"
+time ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 300 -E "^packaging_"
