@@ -89,8 +89,9 @@ FakeReply non_json_body(int status = 200);  // e.g. an HTML page from a proxy
 FakeReply dropped_connection();             // headers, then the connection closes
 
 // Note [Script lifetime]
-// The script runs on the server's threads, concurrently, until the destructor has joined
-// them. What it reads must therefore be owned by the script (captured by value) or outlive
+// One script object answers every request, on the server's threads, concurrently, until the
+// destructor has joined them: calling it must be thread-safe (a `mutable` lambda that changes
+// its captures is not). What it reads must be owned by the script (captured by value) or outlive
 // the server: a test's local captured by reference dies at the end of the test body, and a
 // fixture's member or virtual function is torn down before the fixture's server stops unless
 // TearDown() stops it first. The client having received the answer orders nothing here:
