@@ -3,25 +3,26 @@
 # starting from its seed corpus in fuzz/corpus/<target>/. A crash, a sanitizer report or an
 # escaped exception fails the run; the input that caused it is left in build-fuzz/findings/.
 #
-#   bash scripts/fuzz.sh            # every target, FUZZ_SECONDS (default 25) each
+#   bash scripts/fuzz.sh            # every target, FUZZ_SECONDS (default 20) each
 #   bash scripts/fuzz.sh csv_reader # one target
 #
 # New inputs found along the way stay in build-fuzz/corpus/ (not committed); copy an
 # interesting one into fuzz/corpus/<target>/ by hand. See docs/ci.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${FUZZ_SECONDS:-25}
+seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
 ((${#targets[@]})) || targets=(openai_decode anthropic_decode gemini_decode jsonl_reader csv_reader
                                 extract_tagged)
 
 bash scripts/setup.sh
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DTEXTGRAD_SANITIZE=address,undefined -DTEXTGRAD_FUZZ=ON \
   -DTEXTGRAD_BUILD_TESTS=OFF -DTEXTGRAD_BUILD_BENCH=OFF -DTEXTGRAD_BUILD_EXAMPLES=OFF \
   > /dev/null
-cmake --build build-fuzz -j "$(nproc)" --target textgrad_fuzzers
+TIMEFORMAT="fuzz build: %R s wall, %U s user + %S s sys"
+time cmake --build build-fuzz -j "$(nproc)" --target textgrad_fuzzers
 
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -226,9 +226,10 @@ TEST_F(CliInputTest, AModelWithoutAPriceIsWarnedAboutAtTheStart) {
 }
 
 TEST_F(CliInputTest, HugeAnswersAreCutInWarnings) {
-  const std::string huge(1'000'000, 'x');  // no number, no spaces
-  server_->set_script(
-      [&](const fake::RecordedRequest& request) { return fake::reply_for(request, huge); });
+  // The script owns what it reads (Note [Script lifetime]).
+  server_->set_script([huge = std::string(1'000'000, 'x')](const fake::RecordedRequest& request) {
+    return fake::reply_for(request, huge);  // no number, no spaces
+  });
   ProcessResult r = run({"eval", "--task", "object_counting", "--engine", "openai/gpt-4o-mini",
                          "--size", "1", "--metric", "numeric"});
   EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
@@ -240,13 +241,13 @@ TEST_F(CliInputTest, HugeAnswersAreCutInWarnings) {
 TEST_F(CliInputTest, AHugeUpdateAnswerStaysOutOfTheRunRecords) {
   // The optimizer's update answers a megabyte without its tags: the step is kept, and the
   // note quoting the answer is cut everywhere it is written.
-  const std::string huge(1'000'000, 'y');
-  testing::MockModel mock(TEXTGRAD_TEST_DATA_DIR);
-  server_->set_script([&](const fake::RecordedRequest& request) {
-    if (request.body.find("IMPROVED_VARIABLE") != std::string::npos)
-      return fake::reply_for(request, huge);
-    return mock(request);
-  });
+  server_->set_script(
+      [huge = std::string(1'000'000, 'y'),
+       mock = testing::MockModel(TEXTGRAD_TEST_DATA_DIR)](const fake::RecordedRequest& request) {
+        if (request.body.find("IMPROVED_VARIABLE") != std::string::npos)
+          return fake::reply_for(request, huge);
+        return mock(request);
+      });
   const std::string run_dir = dir_.file("run");
   ProcessResult r =
       run({"optimize", "--task", "object_counting", "--engine", "openai/gpt-4o-mini", "--steps",

@@ -71,6 +71,9 @@ class CodeCliTest : public ::testing::Test {
     testing::write_text(dir_.file("solution.py"), kInput);
     testing::write_text(dir_.file("test_solution.py"), kTests);
   }
+  // The script calls answer() and reads the members below: the server's threads must be
+  // joined before the fixture's destructor tears those down (Note [Script lifetime]).
+  void TearDown() override { server_.reset(); }
 
   // Update calls get `updates_` in order; the last one repeats.
   virtual std::string answer(const fake::RecordedRequest& r) {

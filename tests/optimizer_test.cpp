@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "support/workloads.h"
 #include "textgrad/textgrad.h"
 
@@ -103,7 +105,7 @@ TEST(TGD, GradientMemoryAndMomentumReachThePromptOnLaterSteps) {
 }
 
 TEST(TGD, MissingTagsGetOneRepairThenTheValueIsKept) {
-  int update_calls = 0;
+  std::atomic<int> update_calls{0};  // the two parameters are updated concurrently
   auto engine = std::make_shared<ScriptedEngine>([&](const Request& r) {
     if (r.phase != Phase::kUpdate) return testing::scripted_answer(r);
     ++update_calls;
@@ -118,7 +120,7 @@ TEST(TGD, MissingTagsGetOneRepairThenTheValueIsKept) {
   good.add_gradient("Make it better.");
   TGD optimizer({bad, good}, engine);
   StepReport report = optimizer.step();
-  EXPECT_EQ(update_calls, 3);  // bad: first + repair; good: one
+  EXPECT_EQ(update_calls.load(), 3);  // bad: first + repair; good: one
   EXPECT_EQ(bad.value(), "bad start");
   EXPECT_EQ(good.value(), "better");
   EXPECT_EQ(report.outcomes[0].status, UpdateOutcome::Status::kKept);

@@ -327,7 +327,7 @@ struct FakeLlmServer::Impl {
   std::thread listener;
 
   mutable std::mutex mutex;
-  Script script;                          // guarded by mutex
+  std::shared_ptr<const Script> script;   // guarded by mutex; shared, so never copied
   std::vector<RecordedRequest> recorded;  // guarded by mutex
   bool stopping = false;                  // guarded by mutex
   std::condition_variable stop_signal;
@@ -393,14 +393,15 @@ void FakeLlmServer::Impl::wait(std::chrono::milliseconds delay) {
 void FakeLlmServer::Impl::handle(const httplib::Request& request, httplib::Response& response) {
   InFlight in_flight(owner->in_flight_, owner->peak_in_flight_);
   RecordedRequest recorded_request = record(request);
-  Script current;
+  std::shared_ptr<const Script> current;
   {
     std::lock_guard lock(mutex);
     recorded_request.index = static_cast<int>(recorded.size());
     recorded.push_back(recorded_request);
     current = script;
   }
-  const FakeReply reply = current ? current(recorded_request) : reply_for(recorded_request, "ok");
+  const FakeReply reply =
+      *current ? (*current)(recorded_request) : reply_for(recorded_request, "ok");
   if (reply.delay.count() > 0) wait(reply.delay);
   response.status = reply.status;
   for (const auto& [name, value] : reply.headers) response.set_header(name, value);
@@ -413,7 +414,7 @@ void FakeLlmServer::Impl::handle(const httplib::Request& request, httplib::Respo
 
 FakeLlmServer::FakeLlmServer(Script script, int threads) : impl_(std::make_unique<Impl>()) {
   impl_->owner = this;
-  impl_->script = std::move(script);
+  impl_->script = std::make_shared<const Script>(std::move(script));
   Server& server = impl_->server;
   server.new_task_queue = [threads] {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
@@ -455,8 +456,9 @@ FakeLlmServer::~FakeLlmServer() {
 std::string FakeLlmServer::base_url() const { return fmt::format("http://127.0.0.1:{}", port_); }
 
 void FakeLlmServer::set_script(Script script) {
+  auto shared = std::make_shared<const Script>(std::move(script));
   std::lock_guard lock(impl_->mutex);
-  impl_->script = std::move(script);
+  impl_->script = std::move(shared);
 }
 
 std::vector<RecordedRequest> FakeLlmServer::requests() const {

@@ -88,6 +88,15 @@ FakeReply truncated_body(Dialect dialect);  // 200 whose JSON stops halfway
 FakeReply non_json_body(int status = 200);  // e.g. an HTML page from a proxy
 FakeReply dropped_connection();             // headers, then the connection closes
 
+// Note [Script lifetime]
+// One script object answers every request, on the server's threads, concurrently, until the
+// destructor has joined them: calling it must be thread-safe (a `mutable` lambda that changes
+// its captures is not). What it reads must be owned by the script (captured by value) or outlive
+// the server: a test's local captured by reference dies at the end of the test body, and a
+// fixture's member or virtual function is torn down before the fixture's server stops unless
+// TearDown() stops it first. The client having received the answer orders nothing here:
+// ThreadSanitizer sees no happens-before through a socket or a child process, and a keep-alive
+// thread may still be in the script when a killed client's connection drops.
 class FakeLlmServer {
  public:
   using Script = std::function<FakeReply(const RecordedRequest&)>;
@@ -103,6 +112,7 @@ class FakeLlmServer {
   int port() const { return port_; }
   std::string base_url() const;  // "http://127.0.0.1:<port>"
 
+  // Requests arriving afterwards get `script`; one already in the old script finishes there.
   void set_script(Script script);
   std::vector<RecordedRequest> requests() const;
   std::size_t request_count() const;
