@@ -288,7 +288,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
-th { background: #f3f3f3; } td.text { text-align: left; }
+th { background: #f3f3f3; } td { white-space: nowrap; } td.text { text-align: left; }
 tr.significant td { background: #eef7ee; }
 p.note { color: #555; font-size: 0.9rem; }
 svg text { font-size: 11px; fill: #444; } svg .grid { stroke: #e4e4e4; } svg .axis { stroke: #888; }

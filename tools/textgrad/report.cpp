@@ -727,6 +727,10 @@ std::string parents_text(const std::vector<std::size_t>& parents) {
   return out.empty() ? "–" : out;
 }
 
+std::string score_text(const std::optional<double>& score) {
+  return score ? fmt::format("{}", *score) : "–";
+}
+
 std::string md_search(const RunSummary& summary) {
   const SearchSummary& s = *summary.search;
   if (s.pool.empty()) return "";
@@ -754,7 +758,7 @@ std::string md_search(const RunSummary& summary) {
   for (const SearchProposalRow& p : s.archive) {
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", p.index, p.kind, p.outcome,
                        parents_text(p.parents), p.child ? "#" + std::to_string(*p.child) : "–",
-                       p.parent_score, p.child_score, p.metric_calls);
+                       p.parent_score, score_text(p.child_score), p.metric_calls);
   }
   return out;
 }
@@ -790,7 +794,7 @@ std::string html_search(const RunSummary& summary) {
         "<tr><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}"
         "</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         p.index, p.kind, p.outcome, parents_text(p.parents),
-        p.child ? "#" + std::to_string(*p.child) : "–", p.parent_score, p.child_score,
+        p.child ? "#" + std::to_string(*p.child) : "–", p.parent_score, score_text(p.child_score),
         p.metric_calls);
   }
   return out + "</table>\n</details>\n";

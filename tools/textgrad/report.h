@@ -41,9 +41,9 @@ struct SearchProposalRow {
   std::string kind;     // mutation | merge
   std::string outcome;  // accepted | rejected | skipped | unchanged | out-of-budget
   std::vector<std::size_t> parents;
-  std::optional<std::size_t> child;  // the pool index, when accepted
-  double parent_score = 0;           // sums over the proposal's items
-  double child_score = 0;
+  std::optional<std::size_t> child;   // the pool index, when accepted
+  double parent_score = 0;            // sums over the proposal's items
+  std::optional<double> child_score;  // unset when the child was not evaluated
   std::int64_t metric_calls = 0;
 };
 

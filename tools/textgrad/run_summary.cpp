@@ -72,7 +72,8 @@ std::vector<SearchProposalRow> load_archive(const RunDir& dir) {
     row.parents = p.value("parents", std::vector<std::size_t>{});
     if (p.contains("child_index")) row.child = p["child_index"].get<std::size_t>();
     row.parent_score = sum_of(p.value("parent_scores", json::array()));
-    row.child_score = sum_of(p.value("child_scores", json::array()));
+    const json child = p.value("child_scores", json::array());
+    if (!child.empty()) row.child_score = sum_of(child);
     row.metric_calls = p.value("metric_calls", std::int64_t{0});
     rows.push_back(std::move(row));
   }
