@@ -82,9 +82,9 @@ TEST_F(CliSearchTest, SearchArchivesEveryProposalWithinTheBudget) {
   json config = json::parse(testing::read_text(run_dir + "/config.json"));
   EXPECT_EQ(config["optimizer"]["max_metric_calls"], 40);
   EXPECT_TRUE(fs::exists(run_dir + "/steps/step_0001.json"));
-  const std::string report = testing::read_text(run_dir + "/search.md");
-  for (const char* section :
-       {"## Candidate tree", "- #0: validation", "## Pareto front", "## Best candidate: #"}) {
+  const std::string report = testing::read_text(run_dir + "/report.md");
+  for (const char* section : {"### Candidate tree", "- #0: validation", "### Pareto front",
+                              "### Best candidate: #", "### Proposals"}) {
     EXPECT_NE(report.find(section), std::string::npos) << section << "\n" << report;
   }
 }
@@ -200,6 +200,55 @@ TEST_F(CliSearchTest, KilledMidSearchResumesToTheSamePoolAndBestCandidate) {
             testing::read_text(whole + "/final_prompt.txt"));
   EXPECT_EQ(json::parse(testing::read_text(cut + "/steps/step_0001.json"))["test_scores"],
             json::parse(testing::read_text(whole + "/steps/step_0001.json"))["test_scores"]);
+}
+
+// Every call passes the run's BudgetGuard, which reserves a call's estimated cost before sending
+// it (docs/runs.md); the mock bills 40 + 10 tokens a call, under every estimate, so a search
+// with many calls in flight must still stop at or below its budget.
+TEST_F(CliSearchTest, TokenAndDollarBudgetsAreNeverOvershotAndTheSearchResumes) {
+  const std::vector<std::string> extra = {
+      "--max-metric-calls", "60", "--minibatch", "2", "--json", "--yes"};
+  const std::string whole = dir_.file("whole");
+  ProcessResult full = run(whole, extra);
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const json unlimited = json::parse(full.out);
+  const long whole_tokens =
+      unlimited["input_tokens"].get<long>() + unlimited["output_tokens"].get<long>();
+  ASSERT_GT(whole_tokens, 1500);
+
+  for (const long budget : {700L, 1100L, 1500L}) {
+    const std::string run_dir = dir_.file("tokens-" + std::to_string(budget));
+    auto args_with_budget = args(run_dir, extra);
+    args_with_budget.insert(args_with_budget.end(), {"--budget-tokens", std::to_string(budget)});
+    ProcessResult r =
+        testing::run_process(args_with_budget, env("cache-" + std::to_string(budget)));
+    ASSERT_EQ(r.exit_code, 3) << r.err;
+    const json out = json::parse(r.out);
+    const long spent = out["input_tokens"].get<long>() + out["output_tokens"].get<long>();
+    EXPECT_LE(spent, budget);
+    EXPECT_GT(spent, budget / 2);
+    EXPECT_TRUE(out["stopped_by_budget"].get<bool>());
+  }
+  // The run stopped mid-search continues with a larger budget to the uninterrupted result.
+  const std::string cut = dir_.file("tokens-1500");
+  ASSERT_TRUE(fs::exists(cut + "/search_state.json"));
+  ProcessResult resumed = testing::run_process({testing::textgrad_tool(), "optimize", "--resume",
+                                                cut, "--quiet", "--budget-tokens", "1000000"},
+                                               env("cache-1500"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(testing::read_text(cut + "/search_state.json"),
+            testing::read_text(whole + "/search_state.json"));
+
+  // gpt-4o-mini's prices: 40 input and 10 output tokens cost $0.000012 a call.
+  const double usd = 0.0003;
+  const std::string dollars = dir_.file("dollars");
+  auto args_with_budget = args(dollars, extra);
+  args_with_budget.insert(args_with_budget.end(), {"--budget-usd", "0.0003"});
+  ProcessResult r = testing::run_process(args_with_budget, env("cache-dollars"));
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+  const json out = json::parse(r.out);
+  EXPECT_GT(out["cost_usd"].get<double>(), usd / 2);
+  EXPECT_LE(out["cost_usd"].get<double>(), usd * (1 + 1e-9));  // summed in floating point
 }
 
 }  // namespace
