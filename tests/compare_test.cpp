@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "compare_report.h"
 #include "support/cli_fixture.h"
 
 namespace tg {
@@ -67,6 +68,48 @@ double upper_tail(int k, int n) {
   double p = 0;
   for (int j = k; j <= n; ++j) p += row[static_cast<size_t>(j)];
   return p;
+}
+
+// A run whose final step scored `right` of `items` test items, the first ones.
+cli::CompareRun scored_run(const std::string& optimizer, int right, int items) {
+  cli::StepRecord step;
+  step.step = 1;
+  for (int i = 0; i < items; ++i) step.test_scores.push_back(i < right ? 1 : 0);
+  step.test_accuracy = static_cast<double>(right) / items;
+  cli::CompareRun run{optimizer, 1, optimizer + "-seed1", {}};
+  run.summary.steps = {step};
+  run.summary.outcome = "finished";
+  return run;
+}
+
+TEST(CompareReport, PairedTestsAreExactMcNemarWithHolmAdjustment) {
+  // a solves all 12 items, b the first 2, c the first 11.
+  const cli::Comparison c =
+      cli::compare_runs({scored_run("a", 12, 12), scored_run("b", 2, 12), scored_run("c", 11, 12)},
+                        {"a", "b", "c"}, 1);
+  ASSERT_EQ(c.tests.size(), 3u);
+  const cli::PairedTest &ab = c.tests[0], &ac = c.tests[1], &bc = c.tests[2];
+  EXPECT_EQ(ab.a_only, 10u);
+  EXPECT_EQ(ab.b_only, 0u);
+  EXPECT_DOUBLE_EQ(ab.p_value, 2 * std::pow(0.5, 10));
+  EXPECT_EQ(bc.b_only, 9u);
+  EXPECT_DOUBLE_EQ(bc.p_value, 2 * std::pow(0.5, 9));
+  EXPECT_DOUBLE_EQ(ac.p_value, 1.0);  // one discordant pair: 2 x P(X >= 1) capped at 1
+  // Holm: the smallest p times 3, the next times 2 (kept non-decreasing), the last times 1.
+  EXPECT_DOUBLE_EQ(ab.adjusted, 3 * ab.p_value);
+  EXPECT_DOUBLE_EQ(bc.adjusted, 2 * bc.p_value);
+  EXPECT_DOUBLE_EQ(ac.adjusted, 1.0);
+  EXPECT_TRUE(ab.significant);
+  EXPECT_TRUE(bc.significant);
+  EXPECT_FALSE(ac.significant);
+  EXPECT_DOUBLE_EQ(cli::mcnemar_p_value(0, 0), 1.0);
+  EXPECT_DOUBLE_EQ(cli::mcnemar_p_value(3, 3), 1.0);
+
+  const cli::Spread s = cli::spread_of({0.5, 1.0});
+  EXPECT_DOUBLE_EQ(*s.mean, 0.75);
+  EXPECT_DOUBLE_EQ(s.sd, std::sqrt(0.125));
+  EXPECT_EQ(s.n, 2u);
+  EXPECT_FALSE(cli::spread_of({}).mean);
 }
 
 class CompareTest : public testing::CliFixture {
