@@ -103,17 +103,7 @@ TEST_F(CliSearchTest, BadSearchFlagsExitTwoWithAClearMessage) {
 
 // The pool of a run's search_state.json.
 std::vector<PoolEntry> pool_of(const std::string& run_dir) {
-  const json state = json::parse(testing::read_text(run_dir + "/search_state.json"));
-  std::vector<PoolEntry> pool;
-  for (const json& e : state["pool"]) {
-    PoolEntry entry;
-    entry.candidate = e["candidate"].get<Candidate>();
-    entry.parents = e["parents"].get<std::vector<size_t>>();
-    entry.val_scores = e["val_scores"].get<std::vector<double>>();
-    entry.aggregate = e["aggregate"].get<double>();
-    pool.push_back(entry);
-  }
-  return pool;
+  return pool_from_state(testing::read_text(run_dir + "/search_state.json"));
 }
 
 TEST_F(CliSearchTest, ReportShowsTheCandidateTreeTheFrontAndTheBestCandidate) {

@@ -288,6 +288,7 @@ TEST_F(CompareTest, BadInputExitsTwoAndLeavesNothing) {
       {with({{"--max-metric-calls", ""}}), "--max-metric-calls"},
       {with({{"--minibatch", "7"}}), "larger than the training set (6 items)"},
       {with({{"--selection", "greedy"}}), "pareto, best or epsilon-greedy"},
+      {with({{"--engine", "nowhere/model"}}), "nowhere"},  // refused by the first run's start
   };
   for (const auto& [r, message] : cases) {
     EXPECT_EQ(r.exit_code, 2) << r.err;

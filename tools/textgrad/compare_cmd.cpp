@@ -111,6 +111,7 @@ Comparison load_comparison(const CompareFlags& f, const std::vector<std::string>
 }
 
 void write_comparison(const fs::path& dir, const Comparison& c) {
+  fs::create_directories(dir);
   // The comparison's own files: not a run directory, so RunDir's writer does not apply.
   for (const auto& [name, text] : {std::pair{"report.md", render_compare_markdown(c)},
                                    std::pair{"report.html", render_compare_html(c)},
@@ -206,8 +207,7 @@ void add_compare(CLI::App& app, CompareFlags& f) {
 int run_compare(const CompareFlags& f) {
   const std::vector<std::string> optimizers = parse_optimizer_list(f.optimizers);
   validate(f, optimizers);
-  const fs::path dir(f.run_dir);
-  fs::create_directories(dir);
+  const fs::path dir(f.run_dir);  // made by its first run, so a refused start leaves nothing
   int code = kOk;
   for (const std::string& optimizer : optimizers) {
     for (int seed = 1; seed <= f.seeds; ++seed) {

@@ -83,17 +83,9 @@ std::vector<SearchProposalRow> load_archive(const RunDir& dir) {
 // The pool of search_state.json with each candidate's place on the Pareto front.
 std::optional<SearchSummary> load_search(const RunDir& dir) {
   if (!dir.has_file("search_state.json")) return std::nullopt;
-  const json state = json::parse(dir.read_file("search_state.json"));
-  std::vector<PoolEntry> pool;
-  for (const json& e : state.at("pool")) {
-    PoolEntry entry;
-    entry.candidate = e.at("candidate").get<Candidate>();
-    entry.parents = e.at("parents").get<std::vector<std::size_t>>();
-    entry.val_scores = e.at("val_scores").get<std::vector<double>>();
-    entry.aggregate = e.at("aggregate").get<double>();
-    entry.proposal = e.at("proposal").get<int>();
-    pool.push_back(std::move(entry));
-  }
+  const std::string text = dir.read_file("search_state.json");
+  const std::vector<PoolEntry> pool = pool_from_state(text);
+  const json state = json::parse(text);
   SearchSummary search;
   search.proposals = state.value("proposals", 0);
   search.metric_calls = state.value("metric_calls", std::int64_t{0});
@@ -104,8 +96,8 @@ std::optional<SearchSummary> load_search(const RunDir& dir) {
     search.pool.push_back({c, pool[c].parents, pool[c].aggregate, pool[c].proposal,
                            on_front == front.end() ? 0 : on_front->second,
                            candidate_text(pool[c].candidate)});
-    if (pool[c].aggregate > pool[search.best].aggregate) search.best = c;
   }
+  if (!pool.empty()) search.best = best_candidate(pool);
   search.archive = load_archive(dir);
   return search;
 }
