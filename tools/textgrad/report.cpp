@@ -685,8 +685,7 @@ std::string html_phases(const std::vector<PhaseCost>& phases) {
 
 std::string candidate_label(const SearchCandidate& c) {
   std::string label = fmt::format("#{}: validation {}", c.index, percent(c.val_accuracy));
-  if (c.proposal < 0) label += ", the starting prompt";
-  if (c.proposal >= 0) label += fmt::format(", proposal {}", c.proposal);
+  label += c.proposal < 0 ? ", the starting prompt" : fmt::format(", proposal {}", c.proposal);
   if (c.parents.size() > 1) {
     label += fmt::format(", merge of #{} and #{}", c.parents[0], c.parents[1]);
   }
