@@ -214,7 +214,14 @@ TEST_F(CompareTest, ReportFiguresMatchTheRunDirectories) {
   EXPECT_NE(html.find("McNemar"), std::string::npos);
   EXPECT_NE(html.find("href=\"tgd-seed1/report.html\""), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
-  EXPECT_EQ(html.find("http"), std::string::npos);  // no external asset
+  EXPECT_EQ(html.find("http"), std::string::npos);       // no external asset
+  for (const std::string optimizer : {"tgd", "gepa"}) {  // the accuracy-against-calls plot
+    for (int seed = 1; seed <= 2; ++seed) {
+      const std::string point = optimizer + "-seed" + std::to_string(seed) + ": " +
+                                std::to_string(runs[optimizer][seed - 1].calls) + " calls";
+      EXPECT_NE(html.find(point), std::string::npos) << point;
+    }
+  }
   const std::string md = testing::read_text(dir + "/report.md");
   EXPECT_NE(md.find("| gepa-seed2 | finished |"), std::string::npos) << md;
 

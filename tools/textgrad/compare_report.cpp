@@ -298,18 +298,47 @@ constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "
 
 const char* color_of(std::size_t k) { return kColors[k % std::size(kColors)]; }
 
+// A plot of accuracy (0-100%) against `x_label` from x_low to x_high, ticks at x_ticks.
 struct Chart {
   double width = 720, height = 300, left = 52, right = 130, top = 20, bottom = 40;
-  int first_step = 0, last_step = 1;
+  double x_low = 0, x_high = 1;
+  std::vector<double> x_ticks;
+  std::string x_label;
   double plot_width() const { return width - left - right; }
   double plot_height() const { return height - top - bottom; }
-  double x(int step) const {
-    return left + plot_width() * (step - first_step) / std::max(1, last_step - first_step);
+  double x(double value) const {
+    return left + plot_width() * (value - x_low) / std::max(1e-9, x_high - x_low);
   }
   double y(double accuracy) const {
     return top + plot_height() * (1 - std::clamp(accuracy, 0.0, 1.0));
   }
 };
+
+// Steps first..last, at most about 20 labelled.
+Chart step_chart(int first, int last) {
+  Chart g;
+  g.x_low = first;
+  g.x_high = std::max(last, first + 1);
+  const int stride = std::max(1, (last - first + 19) / 20);
+  for (int step = first; step <= g.x_high; step += stride) g.x_ticks.push_back(step);
+  g.x_label = "step";
+  return g;
+}
+
+// 0..a round number at or above `most`, in 1, 2 or 5 times a power of ten per tick.
+Chart count_chart(double most, std::string label) {
+  Chart g;
+  const double rough = std::max(1.0, most) / 5;
+  const double power = std::pow(10.0, std::floor(std::log10(rough)));
+  const double tick = power * (rough <= power       ? 1
+                               : rough <= 2 * power ? 2
+                               : rough <= 5 * power ? 5
+                                                    : 10);
+  g.x_high = tick * std::ceil(std::max(1.0, most) / tick);
+  for (double t = 0; t <= g.x_high + tick / 2; t += tick) g.x_ticks.push_back(t);
+  g.x_label = std::move(label);
+  return g;
+}
 
 std::string svg_frame(const Chart& g) {
   std::string out;
@@ -325,13 +354,12 @@ std::string svg_frame(const Chart& g) {
       "<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>"
       "<line class=\"axis\" x1=\"{0:.1f}\" y1=\"{2:.1f}\" x2=\"{3:.1f}\" y2=\"{2:.1f}\"/>\n",
       g.left, g.top, base, g.left + g.plot_width());
-  const int stride = std::max(1, (g.last_step - g.first_step + 19) / 20);
-  for (int step = g.first_step; step <= g.last_step; step += stride) {
-    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
-                       g.x(step), base + 16, step);
+  for (double tick : g.x_ticks) {
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:g}</text>\n",
+                       g.x(tick), base + 16, tick);
   }
-  out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">step</text>\n",
-                     g.left + g.plot_width() / 2, g.height - 6);
+  out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
+                     g.left + g.plot_width() / 2, g.height - 6, g.x_label);
   return out;
 }
 
@@ -372,16 +400,16 @@ std::string svg_legend(const Chart& g, const Comparison& c) {
 }
 
 std::string svg_chart(const Comparison& c, Spread CurvePoint::*which, std::string_view label) {
-  Chart g;
+  int first = 0, last = 0;
   bool any = false;
   for (const OptimizerResult& r : c.optimizers) {
     for (const CurvePoint& p : r.curve) {
-      g.first_step = any ? std::min(g.first_step, p.step) : p.step;
-      g.last_step = any ? std::max(g.last_step, p.step) : p.step;
+      first = any ? std::min(first, p.step) : p.step;
+      last = any ? std::max(last, p.step) : p.step;
       any = true;
     }
   }
-  g.last_step = std::max(g.last_step, g.first_step + 1);
+  const Chart g = step_chart(first, last);
   std::string body = svg_frame(g);
   for (std::size_t k = 0; k < c.optimizers.size(); ++k) {
     body += svg_curve(g, c.optimizers[k], which, color_of(k));
@@ -390,6 +418,32 @@ std::string svg_chart(const Comparison& c, Spread CurvePoint::*which, std::strin
       "<svg width=\"{0:.0f}\" height=\"{1:.0f}\" viewBox=\"0 0 {0:.0f} {1:.0f}\" role=\"img\" "
       "aria-label=\"{2} accuracy per step: mean and range over seeds\">\n{3}{4}</svg>\n",
       g.width, g.height, label, body, svg_legend(g, c));
+}
+
+// Every run's final test accuracy against the calls it made (cache hits included): what each
+// optimizer got for the work it did.
+std::string svg_cost_chart(const Comparison& c) {
+  double most = 0;
+  for (const CompareRun& run : c.runs) most = std::max(most, figures_of(run.summary).calls);
+  const Chart g = count_chart(most, "LLM calls of the run (cache hits included)");
+  std::string body = svg_frame(g);
+  for (const CompareRun& run : c.runs) {
+    const RunFigures f = figures_of(run.summary);
+    if (!f.final_test) continue;
+    const auto k = static_cast<std::size_t>(
+        std::find_if(c.optimizers.begin(), c.optimizers.end(),
+                     [&](const OptimizerResult& r) { return r.optimizer == run.optimizer; }) -
+        c.optimizers.begin());
+    body += fmt::format(
+        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.8\"><title>{}: "
+        "{:.0f} calls, final test {}</title></circle>\n",
+        g.x(f.calls), g.y(*f.final_test), color_of(k), escape(run.name), f.calls,
+        percent(f.final_test));
+  }
+  return fmt::format(
+      "<svg width=\"{0:.0f}\" height=\"{1:.0f}\" viewBox=\"0 0 {0:.0f} {1:.0f}\" role=\"img\" "
+      "aria-label=\"Final test accuracy of each run against its calls\">\n{2}{3}</svg>\n",
+      g.width, g.height, body, svg_legend(g, c));
 }
 
 std::string html_optimizers(const Comparison& c) {
@@ -521,7 +575,9 @@ std::string render_compare_html(const Comparison& c) {
   out += "<h2>Validation accuracy per step</h2>\n" + svg_chart(c, &CurvePoint::val, "Validation") +
          "<h2>Test accuracy per step</h2>\n" + svg_chart(c, &CurvePoint::test, "Test") +
          "<p class=\"note\">Lines: the mean over seeds; bands: the lowest to the highest seed. A "
-         "gepa run records its whole search as step 1.</p>\n";
+         "gepa run records its whole search as step 1.</p>\n" +
+         "<h2>Final test accuracy against calls</h2>\n" + svg_cost_chart(c) +
+         "<p class=\"note\">One point per run.</p>\n";
   out += "<h2>Significance on the test items</h2>\n" + html_tests(c);
   out += "<h2>Runs</h2>\n" + html_runs(c);
   return out + "</body>\n</html>\n";
