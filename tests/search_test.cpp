@@ -272,6 +272,13 @@ TEST(Search, ResumeFromSavedStateGivesTheSameResult) {
   EXPECT_EQ(resumed.search.state(), whole.search.state());
   EXPECT_EQ(resumed.search.best(), whole.search.best());
   EXPECT_THROW(resumed.search.load_state("{\"version\": 1}"), InvalidArgument);
+  // The saved pool can be read without a Search (the run report does).
+  const std::vector<PoolEntry> saved = pool_from_state(states.back());
+  ASSERT_EQ(saved.size(), whole.search.pool().size());
+  EXPECT_EQ(saved.back().candidate, whole.search.pool().back().candidate);
+  EXPECT_EQ(saved.back().parents, whole.search.pool().back().parents);
+  EXPECT_EQ(best_candidate(saved), whole.search.best());
+  EXPECT_THROW(pool_from_state("not a state"), InvalidArgument);
 }
 
 TEST(Search, ImprovesOnTheSeedAndStopsWithoutImprovement) {

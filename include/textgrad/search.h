@@ -174,6 +174,11 @@ std::map<std::size_t, int> non_dominated(const std::vector<PoolEntry>& pool);
 // A parent drawn by `selection`; pool must not be empty.
 std::size_t select_parent(const std::vector<PoolEntry>& pool, Selection selection, double epsilon,
                           SearchRng& rng);
+// The highest aggregate; ties go to the oldest candidate. pool must not be empty.
+std::size_t best_candidate(const std::vector<PoolEntry>& pool);
+// The pool saved in a Search::state() text, without a Search (e.g. to report on a search that
+// has ended). InvalidArgument for other text.
+std::vector<PoolEntry> pool_from_state(const std::string& state);
 // Every ancestor of `index` (not itself).
 std::set<std::size_t> ancestors(const std::vector<PoolEntry>& pool, std::size_t index);
 

@@ -96,9 +96,7 @@ std::map<std::size_t, int> non_dominated(const std::vector<PoolEntry>& pool) {
   return counts;
 }
 
-namespace {
-
-std::size_t best_of(const std::vector<PoolEntry>& pool) {
+std::size_t best_candidate(const std::vector<PoolEntry>& pool) {
   std::size_t best = 0;
   for (std::size_t c = 1; c < pool.size(); ++c) {
     if (pool[c].aggregate > pool[best].aggregate) best = c;
@@ -106,22 +104,20 @@ std::size_t best_of(const std::vector<PoolEntry>& pool) {
   return best;
 }
 
-}  // namespace
-
 std::size_t select_parent(const std::vector<PoolEntry>& pool, Selection selection, double epsilon,
                           SearchRng& rng) {
   if (pool.empty()) throw InvalidArgument("select_parent: the pool is empty");
   switch (selection) {
     case Selection::kBest:
-      return best_of(pool);
+      return best_candidate(pool);
     case Selection::kEpsilonGreedy:
-      return rng.uniform() < epsilon ? rng.below(pool.size()) : best_of(pool);
+      return rng.uniform() < epsilon ? rng.below(pool.size()) : best_candidate(pool);
     case Selection::kPareto:
       break;
   }
   std::vector<std::size_t> tickets;  // each survivor once per front it is on
   for (const auto& [c, count] : non_dominated(pool)) tickets.insert(tickets.end(), count, c);
-  if (tickets.empty()) return best_of(pool);
+  if (tickets.empty()) return best_candidate(pool);
   return tickets[rng.below(tickets.size())];
 }
 

@@ -91,13 +91,7 @@ Search::Search(std::shared_ptr<const SearchTask> task, Candidate seed, EnginePtr
   if (!options_.clock) options_.clock = steady_seconds;
 }
 
-std::size_t Search::best() const {
-  std::size_t best = 0;
-  for (std::size_t c = 1; c < pool_.size(); ++c) {
-    if (pool_[c].aggregate > pool_[best].aggregate) best = c;
-  }
-  return best;
-}
+std::size_t Search::best() const { return best_candidate(pool_); }
 
 std::optional<std::string> Search::stop_reason(double started) const {
   const StopConditions& s = options_.stop;

@@ -29,7 +29,21 @@ PoolEntry entry_from_json(const json& j) {
   return e;
 }
 
+std::vector<PoolEntry> pool_of(const json& state) {
+  std::vector<PoolEntry> pool;
+  for (const json& e : state.at("pool")) pool.push_back(entry_from_json(e));
+  return pool;
+}
+
 }  // namespace
+
+std::vector<PoolEntry> pool_from_state(const std::string& state) {
+  try {
+    return pool_of(json::parse(state));
+  } catch (const json::exception& e) {
+    throw InvalidArgument(std::string("search state: not a saved search (") + e.what() + ")");
+  }
+}
 
 std::string Search::state() const {
   json pool = json::array();
@@ -48,8 +62,7 @@ void Search::load_state(const std::string& text) {
     const json j = json::parse(text);
     if (j.at("version").get<int>() != kStateVersion)
       throw InvalidArgument("search state: unsupported version " + j.at("version").dump());
-    std::vector<PoolEntry> pool;
-    for (const json& e : j.at("pool")) pool.push_back(entry_from_json(e));
+    std::vector<PoolEntry> pool = pool_of(j);
     for (const PoolEntry& e : pool) {
       if (e.val_scores.size() != task_->val_size())
         throw InvalidArgument("search state: scores for " + std::to_string(e.val_scores.size()) +

@@ -7,6 +7,7 @@
 
 #include "checks.h"
 #include "commands.h"
+#include "compare_cmd.h"
 #include "textgrad/errors.h"
 #include "textgrad/usage.h"
 #include "version.h"
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   CodeFlags code;
   MergeFlags merge;
   ReportFlags report;
+  CompareFlags compare;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   add_code(app, code);
   add_merge(app, merge);
   add_report(app, report);
+  add_compare(app, compare);
 
   try {
     app.parse(argc, argv);
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("code")) return run_code(code);
     if (app.got_subcommand("merge")) return run_merge(merge);
     if (app.got_subcommand("report")) return run_report(report);
+    if (app.got_subcommand("compare")) return run_compare(compare);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;

@@ -680,6 +680,125 @@ std::string html_phases(const std::vector<PhaseCost>& phases) {
   return out + "</table>\n";
 }
 
+// ---------------------------------------------------------------------------------------------
+// A gepa run's search: the candidate tree, the Pareto front, the best candidate and its diff
+
+std::string candidate_label(const SearchCandidate& c) {
+  std::string label = fmt::format("#{}: validation {}", c.index, percent(c.val_accuracy));
+  label += c.proposal < 0 ? ", the starting prompt" : fmt::format(", proposal {}", c.proposal);
+  if (c.parents.size() > 1) {
+    label += fmt::format(", merge of #{} and #{}", c.parents[0], c.parents[1]);
+  }
+  if (c.fronts > 0) label += fmt::format(", on the Pareto front ({} items)", c.fronts);
+  return label;
+}
+
+// A merge sits under its first parent, so the pool reads as a tree from the starting prompt.
+std::vector<std::size_t> children_of(const SearchSummary& s, std::size_t node) {
+  std::vector<std::size_t> children;
+  for (const SearchCandidate& c : s.pool) {
+    if (!c.parents.empty() && c.parents[0] == node && c.index != node) children.push_back(c.index);
+  }
+  return children;
+}
+
+void md_tree(const SearchSummary& s, std::size_t node, std::size_t depth, std::string& out) {
+  out +=
+      fmt::format("{}- {}\n", std::string(2 * depth, ' '), md_cell(candidate_label(s.pool[node])));
+  for (std::size_t child : children_of(s, node)) md_tree(s, child, depth + 1, out);
+}
+
+std::string html_tree(const SearchSummary& s, std::size_t node) {
+  std::string out = fmt::format("<li{}>{}", node == s.best ? " class=\"best\"" : "",
+                                html_escape(candidate_label(s.pool[node])));
+  const std::vector<std::size_t> children = children_of(s, node);
+  if (!children.empty()) {
+    out += "\n<ul>\n";
+    for (std::size_t child : children) out += html_tree(s, child);
+    out += "</ul>\n";
+  }
+  return out + "</li>\n";
+}
+
+std::string parents_text(const std::vector<std::size_t>& parents) {
+  std::string out;
+  for (std::size_t p : parents) out += (out.empty() ? "#" : ", #") + std::to_string(p);
+  return out.empty() ? "–" : out;
+}
+
+std::string score_text(const std::optional<double>& score) {
+  return score ? fmt::format("{}", *score) : "–";
+}
+
+std::string md_search(const RunSummary& summary) {
+  const SearchSummary& s = *summary.search;
+  if (s.pool.empty()) return "";
+  std::string out = fmt::format(
+      "## Search\n\n{} proposals, {} metric calls, {} candidates; the best is #{}.\n\n"
+      "### Candidate tree\n\n",
+      s.proposals, s.metric_calls, s.pool.size(), s.best);
+  md_tree(s, 0, 0, out);
+  out +=
+      "\n### Pareto front\n\n| Candidate | Validation | Items held | Parents |\n"
+      "|---|---:|---:|---|\n";
+  for (const SearchCandidate& c : s.pool) {
+    if (c.fronts == 0) continue;
+    out += fmt::format("| #{} | {} | {} | {} |\n", c.index, percent(c.val_accuracy), c.fronts,
+                       parents_text(c.parents));
+  }
+  const SearchCandidate& best = s.pool[s.best];
+  out +=
+      fmt::format("\n### Best candidate: #{}\n\n{}\nAgainst the starting prompt:\n\n{}", best.index,
+                  md_fenced(best.text), md_fenced(word_diff_markdown(s.pool[0].text, best.text)));
+  if (s.archive.empty()) return out;
+  out +=
+      "\n### Proposals\n\n| # | Kind | Outcome | Parents | Child | Parent score | "
+      "Child score | Metric calls |\n|---:|---|---|---|---|---:|---:|---:|\n";
+  for (const SearchProposalRow& p : s.archive) {
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", p.index, p.kind, p.outcome,
+                       parents_text(p.parents), p.child ? "#" + std::to_string(*p.child) : "–",
+                       p.parent_score, score_text(p.child_score), p.metric_calls);
+  }
+  return out;
+}
+
+std::string html_search(const RunSummary& summary) {
+  const SearchSummary& s = *summary.search;
+  if (s.pool.empty()) return "";
+  std::string out = fmt::format(
+      "<h2>Search</h2>\n<p>{} proposals, {} metric calls, {} candidates; the best is #{}.</p>\n"
+      "<h3>Candidate tree</h3>\n<ul class=\"tree\">\n",
+      s.proposals, s.metric_calls, s.pool.size(), s.best);
+  out += html_tree(s, 0);
+  out +=
+      "</ul>\n<h3>Pareto front</h3>\n<table class=\"front\">\n<tr><th>Candidate</th>"
+      "<th>Validation</th><th>Items held</th><th>Parents</th></tr>\n";
+  for (const SearchCandidate& c : s.pool) {
+    if (c.fronts == 0) continue;
+    out += fmt::format("<tr><td>#{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>\n",
+                       c.index, percent(c.val_accuracy), c.fronts, parents_text(c.parents));
+  }
+  const SearchCandidate& best = s.pool[s.best];
+  out += fmt::format(
+      "</table>\n<h3>Best candidate: #{}</h3>\n<pre class=\"value\">{}</pre>\n"
+      "<p>Against the starting prompt:</p>\n<pre class=\"diff\">{}</pre>\n",
+      best.index, html_escape(best.text), word_diff_html(s.pool[0].text, best.text));
+  if (s.archive.empty()) return out;
+  out +=
+      "<details><summary>Every proposal</summary>\n<table class=\"proposals\">\n<tr><th>#</th>"
+      "<th>Kind</th><th>Outcome</th><th>Parents</th><th>Child</th><th>Parent score</th>"
+      "<th>Child score</th><th>Metric calls</th></tr>\n";
+  for (const SearchProposalRow& p : s.archive) {
+    out += fmt::format(
+        "<tr><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}"
+        "</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        p.index, p.kind, p.outcome, parents_text(p.parents),
+        p.child ? "#" + std::to_string(*p.child) : "–", p.parent_score, score_text(p.child_score),
+        p.metric_calls);
+  }
+  return out + "</table>\n</details>\n";
+}
+
 }  // namespace
 
 std::string word_diff_markdown(const std::string& before, const std::string& after) {
@@ -689,6 +808,8 @@ std::string word_diff_markdown(const std::string& before, const std::string& aft
 std::string word_diff_html(const std::string& before, const std::string& after) {
   return render_diff(before, after, {"<del>", "</del>", "<ins>", "</ins>", &html_escape});
 }
+
+std::string escape_html(std::string_view text) { return html_escape(text); }
 
 std::string render_markdown(const RunSummary& s) {
   const std::string name = md_cell(variable_name_of(s));
@@ -717,6 +838,7 @@ std::string render_markdown(const RunSummary& s) {
   out += "## Cost by phase\n\n" + md_phases(s.phases);
   const std::string details = md_step_details(s);
   if (!details.empty()) out += "\n## Why the prompt changed\n\n" + details;
+  if (s.search) out += "\n" + md_search(s);
   out += "\n## Test examples that still fail\n\n" + md_failing(s);
   return out;
 }
@@ -748,6 +870,7 @@ std::string render_html(const RunSummary& s) {
   out += "<h2>Cost by phase</h2>\n" + html_phases(s.phases);
   const std::string details = html_step_details(s);
   if (!details.empty()) out += "<h2>Why the prompt changed</h2>\n" + details;
+  if (s.search) out += html_search(s);
   out += "<h2>Test examples that still fail</h2>\n" + html_failing(s);
   return out + "</body>\n</html>\n";
 }

@@ -1,6 +1,8 @@
 #include "run_summary.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +10,7 @@
 
 #include "commands.h"
 #include "events.h"
+#include "textgrad/search.h"
 
 namespace tg::cli {
 namespace {
@@ -33,6 +36,70 @@ std::string last_outcome(const std::string& events) {
     at = line_end == std::string::npos ? events.size() : line_end;
   }
   return outcome;
+}
+
+std::string candidate_text(const Candidate& candidate) {
+  if (candidate.size() == 1) return candidate.begin()->second;
+  std::string text;
+  for (const auto& [name, value] : candidate) {
+    text += (text.empty() ? "" : "\n\n") + name + ": " + value;
+  }
+  return text;
+}
+
+double sum_of(const json& scores) {
+  double sum = 0;
+  for (const json& s : scores) sum += s.get<double>();
+  return sum;
+}
+
+std::vector<SearchProposalRow> load_archive(const RunDir& dir) {
+  std::vector<SearchProposalRow> rows;
+  const std::filesystem::path proposals = dir.path() / "proposals";
+  if (!std::filesystem::is_directory(proposals)) return rows;
+  std::vector<std::string> names;
+  for (const auto& file : std::filesystem::directory_iterator(proposals)) {
+    if (file.path().extension() == ".json") names.push_back(file.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const json p = json::parse(dir.read_file("proposals/" + name), nullptr, false);
+    if (!p.is_object()) continue;
+    SearchProposalRow row;
+    row.index = p.value("index", 0);
+    row.kind = p.value("kind", "");
+    row.outcome = p.value("outcome", "");
+    row.parents = p.value("parents", std::vector<std::size_t>{});
+    if (p.contains("child_index")) row.child = p["child_index"].get<std::size_t>();
+    row.parent_score = sum_of(p.value("parent_scores", json::array()));
+    const json child = p.value("child_scores", json::array());
+    if (!child.empty()) row.child_score = sum_of(child);
+    row.metric_calls = p.value("metric_calls", std::int64_t{0});
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The pool of search_state.json with each candidate's place on the Pareto front.
+std::optional<SearchSummary> load_search(const RunDir& dir) {
+  if (!dir.has_file("search_state.json")) return std::nullopt;
+  const std::string text = dir.read_file("search_state.json");
+  const std::vector<PoolEntry> pool = pool_from_state(text);
+  const json state = json::parse(text);
+  SearchSummary search;
+  search.proposals = state.value("proposals", 0);
+  search.metric_calls = state.value("metric_calls", std::int64_t{0});
+  const std::map<std::size_t, int> front =
+      pool.empty() ? std::map<std::size_t, int>{} : non_dominated(pool);
+  for (std::size_t c = 0; c < pool.size(); ++c) {
+    const auto on_front = front.find(c);
+    search.pool.push_back({c, pool[c].parents, pool[c].aggregate, pool[c].proposal,
+                           on_front == front.end() ? 0 : on_front->second,
+                           candidate_text(pool[c].candidate)});
+  }
+  if (!pool.empty()) search.best = best_candidate(pool);
+  search.archive = load_archive(dir);
+  return search;
 }
 
 }  // namespace
@@ -62,6 +129,7 @@ RunSummary load_summary(const RunDir& dir) {
       }
     }
   }
+  summary.search = load_search(dir);
   const std::string events = dir.has_file("events.jsonl") ? dir.read_file("events.jsonl") : "";
   const LoggedTotals logged = read_event_totals(events);
   summary.totals = logged.total;
@@ -73,9 +141,9 @@ RunSummary load_summary(const RunDir& dir) {
   for (const auto& [step, totals] : logged.by_step) {
     summary.step_costs[step] = phase_cost(fmt::format("step {}", step), totals);
   }
-  const std::string outcome = last_outcome(events);
-  summary.stopped_by_budget = outcome == "budget";
-  summary.interrupted = outcome == "interrupted";
+  summary.outcome = last_outcome(events);
+  summary.stopped_by_budget = summary.outcome == "budget";
+  summary.interrupted = summary.outcome == "interrupted";
   return summary;
 }
 

@@ -1,8 +1,6 @@
 #include "search_run.h"
 
-#include <algorithm>
 #include <filesystem>
-#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -68,57 +66,6 @@ json proposal_json(const Proposal& p) {
   return j;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
-// search.md: the candidate tree, the Pareto front, and the best prompt with its line diff
-// against the starting prompt (lines only in one of them, marked - and +).
-std::string search_report(const Search& search) {
-  const auto& pool = search.pool();
-  const std::size_t best = search.best();
-  const auto front = non_dominated(pool);
-  std::string out = fmt::format(
-      "# Search\n\n{} proposals, {} metric calls, {} candidates.\n\n## Candidate tree\n\n",
-      search.proposals(), search.metric_calls(), pool.size());
-  std::function<void(std::size_t, int)> tree = [&](std::size_t c, int depth) {
-    auto on_front = front.find(c);
-    out += fmt::format(
-        "{}- #{}: validation {:.1f}%{}{}{}\n", std::string(2 * depth, ' '), c,
-        100 * pool[c].aggregate,
-        pool[c].proposal >= 0 ? fmt::format(", proposal {}", pool[c].proposal) : "",
-        pool[c].parents.size() > 1 ? " (merge)" : "",
-        on_front != front.end() ? fmt::format(", on the front of {} items", on_front->second) : "");
-    for (std::size_t child = c + 1; child < pool.size(); ++child) {
-      if (!pool[child].parents.empty() && pool[child].parents[0] == c) tree(child, depth + 1);
-    }
-  };
-  tree(0, 0);
-  out += "\n## Pareto front\n\n";
-  for (const auto& [c, items] : front) out += fmt::format("- #{}: best on {} items\n", c, items);
-  const std::string& seed = pool[0].candidate.at(kParameter);
-  const std::string& text = pool[best].candidate.at(kParameter);
-  out += fmt::format(
-      "\n## Best candidate: #{}\n\n```\n{}\n```\n\nChanges from the start:\n\n```diff\n", best,
-      text);
-  const auto before = lines_of(seed), after = lines_of(text);
-  for (const auto& line : before) {
-    if (std::find(after.begin(), after.end(), line) == after.end()) out += "- " + line + "\n";
-  }
-  for (const auto& line : after) {
-    if (std::find(before.begin(), before.end(), line) == before.end()) out += "+ " + line + "\n";
-  }
-  return out + "```\n";
-}
-
 }  // namespace
 
 SearchOutcome run_search(const OptimizerFlags& flags, const std::string& initial_prompt,
@@ -149,7 +96,6 @@ SearchOutcome run_search(const OptimizerFlags& flags, const std::string& initial
   };
   const std::size_t best = search.run();
   dir.write_file(kStateFile, search.state());
-  dir.write_file("search.md", search_report(search));
   const PoolEntry& entry = search.pool()[best];
   return {entry.candidate.at(kParameter), entry.aggregate, search.proposals(),
           search.metric_calls(), static_cast<int>(search.pool().size())};

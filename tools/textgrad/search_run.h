@@ -1,7 +1,8 @@
 // `textgrad optimize --optimizer gepa`: the task of a run as a tg::SearchTask, and a search
 // whose every proposal is archived in the run directory (proposals/proposal_NNNN.json) with
-// the state after it (search_state.json), so --resume continues the search exactly; search.md
-// shows the candidate tree, the Pareto front and the best prompt with its changes.
+// the state after it (search_state.json), so --resume continues the search exactly. The run's
+// report shows the candidate tree, the Pareto front and the best prompt with its changes,
+// read back from those files (run_summary.h).
 #pragma once
 
 #include <string>
