@@ -10,6 +10,7 @@
 #include "textgrad/errors.h"
 #include "textgrad/usage.h"
 #include "version.h"
+#include "worker_cmd.h"
 
 namespace {
 
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   CodeFlags code;
   MergeFlags merge;
   ReportFlags report;
+  WorkerFlags worker;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   add_code(app, code);
   add_merge(app, merge);
   add_report(app, report);
+  add_worker(app, worker);
 
   try {
     app.parse(argc, argv);
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("code")) return run_code(code);
     if (app.got_subcommand("merge")) return run_merge(merge);
     if (app.got_subcommand("report")) return run_report(report);
+    if (app.got_subcommand("worker")) return run_worker(worker);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;
