@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "endpoint_usage.h"
 #include "run_records.h"
 #include "textgrad/usage.h"
 
@@ -41,8 +42,9 @@ struct RunSummary {
   std::string started_at;  // ISO 8601
   std::string label;       // e.g. "offline demonstration (mock model)"; shown prominently
   Totals totals;           // every call of every session
-  std::map<int, PhaseCost> step_costs;  // calls, tokens and dollars by step
-  std::vector<ItemRecord> failing;      // test items still wrong at the end
+  std::map<int, PhaseCost> step_costs;   // calls, tokens and dollars by step
+  std::vector<ItemRecord> failing;       // test items still wrong at the end
+  std::vector<EndpointUsage> endpoints;  // the forward engine's pool (--endpoint), if any
   int sessions = 1;
 };
 
