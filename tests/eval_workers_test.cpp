@@ -198,6 +198,37 @@ TEST_F(EvalWorkersTest, AWorkerKilledMidJobLosesAndDuplicatesNothing) {
   survivor->kill_now();
 }
 
+TEST_F(EvalWorkersTest, RedisDyingMidRunLeavesTheRestOfTheRunToTheOptimizer) {
+  SKIP_WITHOUT_REDIS();
+  run_single();
+  auto redis = std::make_unique<RedisServer>();
+  auto gate = std::make_shared<Gate>();
+  worker_server_->set_script([gate, model = testing::MockModel(TEXTGRAD_TEST_DATA_DIR)](
+                                 const fake::RecordedRequest& request) {
+    {
+      std::unique_lock lock(gate->mu);
+      ++gate->arrived;
+      gate->cv.notify_all();
+      gate->cv.wait(lock, [&] { return gate->open; });
+    }
+    return model(request);
+  });
+  auto worker = start_worker(redis->url());
+  std::vector<std::string> args = optimize(
+      dir_.file("workers"), {"--no-cache", "--eval-workers", redis->url() + "?wait_s=300"});
+  args.insert(args.begin(), testing::textgrad_tool());
+  Process optimizer(args, env());
+  gate->wait_for_arrivals(4);  // the optimizer is waiting on the worker's first job
+  redis->kill_now();
+  gate->release();
+  ProcessResult r = optimizer.wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_same_steps(dir_.file("single"), dir_.file("workers"));
+  EXPECT_EQ(count_of(r.err, "the evaluation work queue failed"), 1u) << r.err;
+  EXPECT_EQ(evaluation_calls(dir_.file("workers")), evaluation_calls(dir_.file("single")));
+  worker->kill_now();
+}
+
 TEST_F(EvalWorkersTest, WithoutWorkersTheOptimizerEvaluatesItselfAfterTheWait) {
   SKIP_WITHOUT_REDIS();
   run_single();

@@ -115,72 +115,121 @@ Variable EvalWorkers::replay(const Outcome& answer, const Variable& prompt, cons
   return ask_item(tagger ? tagger->tag(answered, {example.id, ""}) : answered, prompt, example);
 }
 
+// One evaluation cut into jobs of `per_job` consecutive items, and the answers gathered.
+struct EvalWorkers::Batch {
+  std::string name;
+  const std::string& prompt;
+  const std::vector<Example>& examples;
+  size_t per_job;
+  int jobs;
+  std::vector<Variable> responses;
+  std::vector<bool> done;
+  int remaining;
+
+  Batch(std::string batch_name, const std::string& system_prompt, const std::vector<Example>& items,
+        int items_per_job)
+      : name(std::move(batch_name)),
+        prompt(system_prompt),
+        examples(items),
+        per_job(static_cast<size_t>(items_per_job)),
+        jobs(static_cast<int>((items.size() + per_job - 1) / per_job)),
+        responses(items.size()),
+        done(static_cast<size_t>(jobs), false),
+        remaining(jobs) {}
+
+  std::vector<Example> slice(int job) const {
+    const size_t begin = static_cast<size_t>(job) * per_job;
+    const size_t end = std::min(examples.size(), begin + per_job);
+    return {examples.begin() + static_cast<std::ptrdiff_t>(begin),
+            examples.begin() + static_cast<std::ptrdiff_t>(end)};
+  }
+  void settle(int job, std::vector<Variable> answers) {
+    for (size_t k = 0; k < answers.size(); ++k) {
+      responses[static_cast<size_t>(job) * per_job + k] = std::move(answers[k]);
+    }
+    done[static_cast<size_t>(job)] = true;
+    --remaining;
+  }
+};
+
 std::vector<Variable> EvalWorkers::ask_items(const std::string& system_prompt,
                                              const std::vector<Example>& examples,
                                              const CallTagger* tagger) {
-  if (workers_gone_ && queue_->live_workers() == 0) {
-    return cli::ask_items(local_, system_prompt, examples, tagger);
-  }
-  const size_t per_job = static_cast<size_t>(url_.items_per_job);
-  const int jobs = static_cast<int>((examples.size() + per_job - 1) / per_job);
-  auto slice = [&](int job) {
-    const auto begin = examples.begin() + static_cast<std::ptrdiff_t>(job * per_job);
-    return std::vector<Example>(
-        begin, examples.begin() +
-                   static_cast<std::ptrdiff_t>(std::min(examples.size(), (job + 1) * per_job)));
-  };
-  const std::string batch = fmt::format("{}-{}", batch_prefix_, ++batches_);
-  std::vector<std::string> payloads;
-  for (int job = 0; job < jobs; ++job) payloads.push_back(encode_job({system_prompt, slice(job)}));
-  queue_->push(batch, payloads);
-
-  const Variable prompt = evaluation_prompt(system_prompt);
-  std::vector<Variable> responses(examples.size());
-  std::vector<bool> done(static_cast<size_t>(jobs), false);
-  int remaining = jobs;
-  auto settle = [&](int job, std::vector<Variable> answers) {
-    for (size_t k = 0; k < answers.size(); ++k)
-      responses[job * per_job + k] = std::move(answers[k]);
-    done[static_cast<size_t>(job)] = true;
-    --remaining;
-  };
-  SteadyClock::time_point last_alive = SteadyClock::now();
+  Batch batch(fmt::format("{}-{}", batch_prefix_, ++batches_), system_prompt, examples,
+              url_.items_per_job);
   try {
-    while (remaining > 0) {
-      if (std::exception_ptr reason = guard_->stop_reason()) std::rethrow_exception(reason);
-      for (auto& [job, result] : queue_->results(batch)) {
-        if (job < 0 || job >= jobs || done[static_cast<size_t>(job)]) continue;
-        const std::vector<Example> items = slice(job);
-        const std::vector<Outcome> answers = decode_answers(result, items.size());
-        std::vector<Variable> replayed;
-        for (size_t k = 0; k < items.size(); ++k) {
-          replayed.push_back(replay(answers[k], prompt, items[k], tagger));
-        }
-        settle(job, std::move(replayed));
-      }
-      if (remaining == 0) break;
-      queue_->requeue_expired();
-      if (queue_->live_workers() > 0) {
-        last_alive = SteadyClock::now();
-        workers_gone_ = false;
-      } else if (SteadyClock::now() - last_alive >= url_.wait) {
-        workers_gone_ = true;
-        warn_no_workers();
-        for (int job = 0; job < jobs; ++job) {
-          if (!done[static_cast<size_t>(job)] && queue_->take_back(batch, job)) {
-            settle(job, cli::ask_items(local_, system_prompt, slice(job), tagger));
-          }
-        }
-        // Jobs still leased by a dead worker come back when their lease runs out.
-      }
-      std::this_thread::sleep_for(kPollInterval);
+    if (queue_broken_ || (workers_gone_ && queue_->live_workers() == 0)) {
+      return cli::ask_items(local_, system_prompt, examples, tagger);
     }
+    std::vector<std::string> payloads;
+    for (int job = 0; job < batch.jobs; ++job) {
+      payloads.push_back(encode_job({system_prompt, batch.slice(job)}));
+    }
+    queue_->push(batch.name, payloads);
+    gather(batch, tagger);
+  } catch (const cache::RedisFailure& e) {
+    // Redis failed: the rest of this run's evaluations are made here.
+    if (!queue_broken_.exchange(true)) {
+      std::cerr << fmt::format(
+          "textgrad: warning: the evaluation work queue failed ({}); evaluating here from now "
+          "on\n",
+          e.what());
+    }
+    for (int job = 0; job < batch.jobs; ++job) {
+      if (!batch.done[static_cast<size_t>(job)]) {
+        batch.settle(job, cli::ask_items(local_, system_prompt, batch.slice(job), tagger));
+      }
+    }
+    return std::move(batch.responses);
   } catch (...) {
-    queue_->drop(batch, jobs);
+    drop(batch);
     throw;
   }
-  queue_->drop(batch, jobs);
-  return responses;
+  drop(batch);
+  return std::move(batch.responses);
+}
+
+void EvalWorkers::gather(Batch& batch, const CallTagger* tagger) {
+  const Variable prompt = evaluation_prompt(batch.prompt);
+  SteadyClock::time_point last_alive = SteadyClock::now();
+  while (true) {
+    if (std::exception_ptr reason = guard_->stop_reason()) std::rethrow_exception(reason);
+    for (const auto& [job, result] : queue_->results(batch.name)) {
+      if (job < 0 || job >= batch.jobs || batch.done[static_cast<size_t>(job)]) continue;
+      const std::vector<Example> items = batch.slice(job);
+      const std::vector<Outcome> answers = decode_answers(result, items.size());
+      std::vector<Variable> replayed;
+      for (size_t k = 0; k < items.size(); ++k) {
+        replayed.push_back(replay(answers[k], prompt, items[k], tagger));
+      }
+      batch.settle(job, std::move(replayed));
+    }
+    if (batch.remaining == 0) return;
+    queue_->requeue_expired();
+    if (queue_->live_workers() > 0) {
+      last_alive = SteadyClock::now();
+      workers_gone_ = false;
+    } else if (SteadyClock::now() - last_alive >= url_.wait) {
+      workers_gone_ = true;
+      warn_no_workers();
+      // Jobs still leased by a dead worker come back when their lease runs out.
+      for (int job = 0; job < batch.jobs; ++job) {
+        if (!batch.done[static_cast<size_t>(job)] && queue_->take_back(batch.name, job)) {
+          batch.settle(job, cli::ask_items(local_, batch.prompt, batch.slice(job), tagger));
+        }
+      }
+      if (batch.remaining == 0) return;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+void EvalWorkers::drop(const Batch& batch) {
+  try {
+    queue_->drop(batch.name, batch.jobs);
+  } catch (const cache::RedisFailure&) {
+    // What is left expires in a day.
+  }
 }
 
 EnginePtr with_eval_workers(const std::string& url, const Engines& engines) {

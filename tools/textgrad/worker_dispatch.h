@@ -16,6 +16,7 @@
 // worker has been alive for `wait` (wait_s, 10 s) while jobs are pending, the optimizer takes
 // the unclaimed jobs back and evaluates them itself, with one warning; later evaluations
 // start here at once while no worker is alive, and go back to the workers when one appears.
+// When Redis fails during the run, one warning, and evaluations are made here from then on.
 //
 // Thread safety: ask_items may run for several evaluations at once (each has its own batch).
 #pragma once
@@ -46,6 +47,9 @@ class EvalWorkers {
                                   const std::vector<Example>& examples, const CallTagger* tagger);
 
  private:
+  struct Batch;
+  void gather(Batch& batch, const CallTagger* tagger);
+  void drop(const Batch& batch);
   Variable replay(const Outcome& answer, const Variable& prompt, const Example& example,
                   const CallTagger* tagger) const;
   void warn_no_workers();
@@ -59,6 +63,7 @@ class EvalWorkers {
   std::atomic<int> batches_{0};
   std::atomic<bool> workers_gone_{false};  // fell back for want of workers; none seen since
   std::atomic<bool> warned_{false};
+  std::atomic<bool> queue_broken_{false};  // Redis failed: evaluations are made here
 };
 
 // `engines.forward`, carrying evaluation workers on the queue at `url` (the engine itself is
