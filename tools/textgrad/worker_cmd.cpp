@@ -53,28 +53,6 @@ class CapturingEngine : public Engine {
   std::shared_ptr<Outcome> slot_;
 };
 
-// The answers to one job, made exactly as evaluate_prompt makes them.
-std::string answer_job(const EnginePtr& engine, const EvalJob& job) {
-  const Variable prompt = evaluation_prompt(job.prompt);
-  std::vector<std::shared_ptr<Outcome>> slots;
-  std::vector<Variable> responses;
-  for (const Example& item : job.items) {
-    slots.push_back(std::make_shared<Outcome>());
-    responses.push_back(
-        ask_item(std::make_shared<CapturingEngine>(engine, slots.back()), prompt, item));
-  }
-  for (const Variable& response : responses) {
-    try {
-      response.wait();
-    } catch (const std::exception&) {
-      // The error is in its slot and goes back to the optimizer.
-    }
-  }
-  std::vector<Outcome> answers;
-  for (const auto& slot : slots) answers.push_back(*slot);
-  return encode_answers(answers);
-}
-
 class Worker {
  public:
   Worker(const WorkerFlags& flags, Engines engines, std::shared_ptr<cache::RedisWorkQueue> queue)
@@ -163,7 +141,7 @@ class Worker {
       held_.insert(job.id);
     }
     try {
-      const std::string result = answer_job(engines_.forward, decode_job(job.payload));
+      const std::string result = answer_job(engines_.forward, job.payload);
       queue_->complete(job, result);
       ++jobs_done_;
     } catch (const std::exception& e) {
@@ -190,6 +168,28 @@ class Worker {
 };
 
 }  // namespace
+
+std::string answer_job(const EnginePtr& engine, const std::string& payload) {
+  const EvalJob job = decode_job(payload);
+  const Variable prompt = evaluation_prompt(job.prompt);
+  std::vector<std::shared_ptr<Outcome>> slots;
+  std::vector<Variable> responses;
+  for (const Example& item : job.items) {
+    slots.push_back(std::make_shared<Outcome>());
+    responses.push_back(
+        ask_item(std::make_shared<CapturingEngine>(engine, slots.back()), prompt, item));
+  }
+  for (const Variable& response : responses) {
+    try {
+      response.wait();
+    } catch (const std::exception&) {
+      // The error is in its slot and goes back to the optimizer.
+    }
+  }
+  std::vector<Outcome> answers;
+  for (const auto& slot : slots) answers.push_back(*slot);
+  return encode_answers(answers);
+}
 
 void add_worker(CLI::App& app, WorkerFlags& flags) {
   CLI::App* cmd = app.add_subcommand(

@@ -21,4 +21,8 @@ struct WorkerFlags {
 void add_worker(CLI::App& app, WorkerFlags& flags);
 int run_worker(const WorkerFlags& flags);
 
+// The result of one job's payload (worker_protocol.h): each item asked through `engine` exactly
+// as evaluate_prompt asks it, every answer or error kept. Throws tg::Error for a bad payload.
+std::string answer_job(const EnginePtr& engine, const std::string& payload);
+
 }  // namespace tg::cli
