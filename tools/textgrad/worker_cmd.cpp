@@ -1,14 +1,11 @@
 #include "worker_cmd.h"
 
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -56,12 +53,10 @@ class CapturingEngine : public Engine {
 class Worker {
  public:
   Worker(const WorkerFlags& flags, Engines engines, std::shared_ptr<cache::RedisWorkQueue> queue)
-      : flags_(flags), engines_(std::move(engines)), queue_(std::move(queue)) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    std::random_device random;
-    id_ = fmt::format("{}-{}-{:08x}", host, getpid(), random());
-  }
+      : flags_(flags),
+        engines_(std::move(engines)),
+        queue_(std::move(queue)),
+        id_(unique_process_name()) {}
 
   void run() {
     queue_->heartbeat(id_);  // registered before the first claim
@@ -159,7 +154,7 @@ class Worker {
   const WorkerFlags& flags_;
   Engines engines_;
   std::shared_ptr<cache::RedisWorkQueue> queue_;
-  std::string id_;
+  const std::string id_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -1,10 +1,7 @@
 #include "worker_dispatch.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <iostream>
-#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -81,13 +78,6 @@ class EvalWorkersEngine : public Engine {
   std::shared_ptr<EvalWorkers> workers_;
 };
 
-std::string unique_prefix() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  std::random_device random;
-  return fmt::format("{}-{}-{:08x}", host, getpid(), random());
-}
-
 }  // namespace
 
 EvalWorkers::EvalWorkers(WorkerQueueUrl url, std::shared_ptr<cache::RedisWorkQueue> queue,
@@ -98,7 +88,7 @@ EvalWorkers::EvalWorkers(WorkerQueueUrl url, std::shared_ptr<cache::RedisWorkQue
       local_(std::move(local)),
       ledger_(std::move(ledger)),
       guard_(std::move(guard)),
-      batch_prefix_(unique_prefix()) {}
+      batch_prefix_(unique_process_name()) {}
 
 void EvalWorkers::warn_no_workers() {
   if (warned_.exchange(true)) return;

@@ -1,7 +1,10 @@
 #include "worker_protocol.h"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -75,6 +78,13 @@ std::string queue_name(const EngineInfo& info) {
   const SamplingParams& s = info.default_sampling;
   return fmt::format("eval:{} t={} p={} max={} seed={}", info.name, optional_text(s.temperature),
                      optional_text(s.top_p), optional_text(s.max_tokens), optional_text(s.seed));
+}
+
+std::string unique_process_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::random_device random;
+  return fmt::format("{}-{}-{:08x}", host, getpid(), random());
 }
 
 std::shared_ptr<cache::RedisWorkQueue> open_work_queue(const WorkerQueueUrl& url,

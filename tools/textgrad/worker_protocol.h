@@ -30,6 +30,9 @@ WorkerQueueUrl parse_worker_queue_url(const std::string& url, const std::string&
 // their own replicas of the model).
 std::string queue_name(const EngineInfo& info);
 
+// "<host>-<pid>-<random>": names a worker, or an optimizer's batches, uniquely across machines.
+std::string unique_process_name();
+
 std::shared_ptr<cache::RedisWorkQueue> open_work_queue(const WorkerQueueUrl& url,
                                                        const EngineInfo& info);
 
