@@ -288,6 +288,22 @@ void RedisStore::renew(const std::vector<std::string>& keys, const std::string& 
   }
 }
 
+std::vector<std::string> RedisStore::script(std::string_view body,
+                                            const std::vector<std::string>& keys,
+                                            const std::vector<std::string>& args) {
+  Reply reply = borrow()->script(body, keys, args);
+  auto text = [](const redisReply* r) {
+    return r->type == REDIS_REPLY_INTEGER ? std::to_string(r->integer) : as_string(r);
+  };
+  std::vector<std::string> out;
+  if (reply->type == REDIS_REPLY_ARRAY) {
+    for (size_t i = 0; i < reply->elements; ++i) out.push_back(text(reply->element[i]));
+  } else if (reply->type != REDIS_REPLY_NIL) {
+    out.push_back(text(reply.get()));
+  }
+  return out;
+}
+
 std::int64_t RedisStore::count_answers() {
   Lease connection = borrow();
   std::int64_t count = 0;

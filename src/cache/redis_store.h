@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "textgrad/engine.h"
@@ -73,6 +74,13 @@ class RedisStore {
   // Answers stored under the prefix (SCAN; for tests and the CLI).
   std::int64_t count_answers();
   const std::string& display_url() const { return display_url_; }
+  const std::string& key_prefix() const { return settings_.key_prefix; }
+
+  // Runs one Lua script (atomic in Redis). The reply as strings: nil gives no element, a
+  // string or an integer one, an array its elements (nil elements as ""). For other
+  // Redis-backed structures sharing this store's connections (redis_work_queue.h).
+  std::vector<std::string> script(std::string_view body, const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args);
 
   class Connection;
 

@@ -38,6 +38,8 @@ struct OptimizeFlags {
   std::string trace = "full";
   std::string label;  // e.g. "offline demonstration (mock model)"
   bool yes = false;   // start even when the estimate exceeds the budget
+  // --eval-workers redis://...: evaluations by `textgrad worker`s (worker_dispatch.h)
+  std::string eval_workers;
   OutputFlags output;
   OptimizerFlags optimizer;
   std::vector<std::string> given;  // the options given on the command line, e.g. "--engine"

@@ -11,6 +11,7 @@
 #include "textgrad/errors.h"
 #include "textgrad/usage.h"
 #include "version.h"
+#include "worker_cmd.h"
 
 namespace {
 
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   MergeFlags merge;
   ReportFlags report;
   CompareFlags compare;
+  WorkerFlags worker;
   add_optimize(app, optimize);
   add_eval(app, eval);
   add_solve(app, solve);
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
   add_merge(app, merge);
   add_report(app, report);
   add_compare(app, compare);
+  add_worker(app, worker);
 
   try {
     app.parse(argc, argv);
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("merge")) return run_merge(merge);
     if (app.got_subcommand("report")) return run_report(report);
     if (app.got_subcommand("compare")) return run_compare(compare);
+    if (app.got_subcommand("worker")) return run_worker(worker);
   } catch (const tg::BudgetExceeded& e) {
     std::cerr << "textgrad: " << e.what() << "\n";
     return kBudget;

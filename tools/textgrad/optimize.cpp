@@ -20,6 +20,7 @@
 #include "run_dir.h"
 #include "textgrad/budget_guard.h"
 #include "textgrad/usage.h"
+#include "worker_dispatch.h"
 
 namespace tg::cli {
 namespace {
@@ -55,6 +56,7 @@ json flags_to_json(const OptimizeFlags& f) {
           {"budget_usd", e.budget_usd},
           {"budget_tokens", e.budget_tokens},
           {"data_dir", e.data_dir},
+          {"endpoint", e.endpoints},
           {"steps", f.steps},
           {"steps_per_epoch", f.steps_per_epoch},
           {"batch_size", f.batch_size},
@@ -104,6 +106,7 @@ OptimizeFlags flags_from_json(const json& j) {
   e.budget_usd = j.value("budget_usd", 0.0);
   e.budget_tokens = j.value("budget_tokens", 0LL);
   e.data_dir = j.value("data_dir", "");
+  e.endpoints = j.value("endpoint", std::vector<std::string>{});
   f.steps = j.value("steps", f.steps);
   f.steps_per_epoch = j.value("steps_per_epoch", f.steps_per_epoch);
   f.batch_size = j.value("batch_size", f.batch_size);
@@ -122,7 +125,7 @@ bool may_change_on_resume(const std::string& key) {
   static const char* const kAllowed[] = {
       "resume",   "steps",         "budget_usd", "budget_tokens", "quiet",   "json",        "yes",
       "config",   "max_in_flight", "rpm",        "tpm",           "timeout", "max_retries", "cache",
-      "no_cache", "replay",        "prices",     "data_dir",      "trace"};
+      "no_cache", "replay",        "prices",     "data_dir",      "trace",   "endpoint"};
   return std::find(std::begin(kAllowed), std::end(kAllowed), key) != std::end(kAllowed);
 }
 
@@ -165,6 +168,7 @@ void apply_operational_flags(const OptimizeFlags& cli, OptimizeFlags& run) {
     if (key == "replay") to.replay = from.replay;
     if (key == "prices") to.prices_path = from.prices_path;
     if (key == "data_dir") to.data_dir = from.data_dir;
+    if (key == "endpoint") to.endpoints = from.endpoints;
     if (key == "trace") run.trace = cli.trace;
   }
 }
@@ -249,6 +253,7 @@ Prepared prepare(const OptimizeFlags& f, int steps_done) {
   }
   std::string initial = f.prompt.empty() ? default_prompt() : text_or_file(f.prompt);
   Engines engines = build_engines(f.engines);
+  if (!f.eval_workers.empty()) engines.forward = with_eval_workers(f.eval_workers, engines);
   Progress progress(f.output.quiet, engines.ledger);
   progress.note(describe_splits(task));
   check_estimate(f, task, engines, steps_done, progress);
@@ -289,6 +294,7 @@ int resume(const OptimizeFlags& cli) {
   flags.resume = cli.resume;
   flags.output = cli.output;
   flags.yes = cli.yes;
+  flags.eval_workers = cli.eval_workers;  // where evaluations run never changes their results
   Prepared prepared = prepare(flags, std::max(done, 0));
   if (extend) {
     config["steps"] = flags.steps;
@@ -347,6 +353,9 @@ void add_optimize(CLI::App& app, OptimizeFlags& f) {
   cmd->add_option("--label", f.label,
                   "A label shown in config.json and the reports, e.g. 'offline demonstration'");
   cmd->add_flag("--yes", f.yes, "Start even when the estimate exceeds the budget");
+  cmd->add_option("--eval-workers", f.eval_workers,
+                  "Hand validation and test evaluations to `textgrad worker` processes sharing "
+                  "this Redis queue: redis://host[:port][/db][?wait_s=10&items=4] (docs/scale.md)");
   cmd->add_flag("--quiet", f.output.quiet, "No progress output");
   cmd->add_flag("--json", f.output.json, "Print the result as JSON");
   add_optimizer_flags(*cmd, f.optimizer);

@@ -322,6 +322,7 @@ int OptimizeRun::finish(const std::vector<StepRecord>& records, const std::strin
   const std::string final_prompt = best_prompt_      ? *best_prompt_
                                    : records.empty() ? initial_
                                                      : records.back().prompt;
+  if (engines_.pool) dir_.append_event(endpoint_usage_event(*engines_.pool, *engines_.ledger));
   events_.session(started_at_, wall_seconds, outcome);
   dir_.write_file("final_prompt.txt", final_prompt + "\n");
   const RunSummary summary = load_summary(dir_);

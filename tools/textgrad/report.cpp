@@ -797,6 +797,28 @@ std::string html_search(const RunSummary& summary) {
         p.metric_calls);
   }
   return out + "</table>\n</details>\n";
+// Per-endpoint usage of a pool (--endpoint); empty without one.
+std::string endpoints_section(const std::vector<EndpointUsage>& endpoints, bool html) {
+  if (endpoints.empty()) return {};
+  const char* const kHeader[] = {"Endpoint",     "Requests",      "Failed",    "Taken out",
+                                 "Input tokens", "Output tokens", "Cost (USD)"};
+  std::string out =
+      html ? "<h2>Endpoints</h2>\n<table class=\"phases\">\n<tr>" : "## Endpoints\n\n|";
+  for (const char* title : kHeader)
+    out += html ? fmt::format("<th>{}</th>", title) : fmt::format(" {} |", title);
+  out += html ? "</tr>\n" : "\n|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const EndpointUsage& e : endpoints) {
+    const std::string cost = e.priced ? dollars(e.cost_usd) : std::string("unpriced");
+    out += html ? fmt::format(
+                      "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                      "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                      html_escape(e.url), e.requests, e.failed, e.ejections, e.usage.input_tokens,
+                      e.usage.output_tokens, cost)
+                : fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", md_cell(e.url), e.requests,
+                              e.failed, e.ejections, e.usage.input_tokens, e.usage.output_tokens,
+                              cost);
+  }
+  return html ? out + "</table>\n" : out;
 }
 
 }  // namespace
@@ -836,6 +858,7 @@ std::string render_markdown(const RunSummary& s) {
       "\n\n{}\n",
       name, md_fenced(diff));
   out += "## Cost by phase\n\n" + md_phases(s.phases);
+  if (!s.endpoints.empty()) out += "\n" + endpoints_section(s.endpoints, /*html=*/false);
   const std::string details = md_step_details(s);
   if (!details.empty()) out += "\n## Why the prompt changed\n\n" + details;
   if (s.search) out += "\n" + md_search(s);
@@ -868,6 +891,7 @@ std::string render_html(const RunSummary& s) {
   out += fmt::format("<h2>Changes to the {}</h2>\n<pre class=\"diff\">{}</pre>\n", name,
                      word_diff_html(s.initial_value, s.final_value));
   out += "<h2>Cost by phase</h2>\n" + html_phases(s.phases);
+  out += endpoints_section(s.endpoints, /*html=*/true);
   const std::string details = html_step_details(s);
   if (!details.empty()) out += "<h2>Why the prompt changed</h2>\n" + details;
   if (s.search) out += html_search(s);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "endpoint_usage.h"
 #include "run_records.h"
 #include "textgrad/usage.h"
 
@@ -71,8 +72,9 @@ struct RunSummary {
   std::string started_at;  // ISO 8601
   std::string label;       // e.g. "offline demonstration (mock model)"; shown prominently
   Totals totals;           // every call of every session
-  std::map<int, PhaseCost> step_costs;  // calls, tokens and dollars by step
-  std::vector<ItemRecord> failing;      // test items still wrong at the end
+  std::map<int, PhaseCost> step_costs;   // calls, tokens and dollars by step
+  std::vector<ItemRecord> failing;       // test items still wrong at the end
+  std::vector<EndpointUsage> endpoints;  // the forward engine's pool (--endpoint), if any
   int sessions = 1;
   std::optional<SearchSummary> search;  // gepa runs
   std::string outcome;  // of the last session: "finished", "budget", "interrupted"; "" if none

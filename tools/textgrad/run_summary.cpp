@@ -133,6 +133,7 @@ RunSummary load_summary(const RunDir& dir) {
   const std::string events = dir.has_file("events.jsonl") ? dir.read_file("events.jsonl") : "";
   const LoggedTotals logged = read_event_totals(events);
   summary.totals = logged.total;
+  summary.endpoints = read_endpoint_usage(events);
   summary.wall_seconds = logged.wall_seconds;
   summary.sessions = std::max(1, logged.sessions);
   for (const auto& [phase, totals] : logged.by_phase) {

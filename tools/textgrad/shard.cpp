@@ -10,10 +10,10 @@
 
 #include "commands.h"
 #include "endpoint_flags.h"
+#include "evaluate.h"
 #include "progress.h"
 #include "shard_file.h"
 #include "textgrad/errors.h"
-#include "textgrad/functions.h"
 
 namespace tg::cli {
 namespace {
@@ -40,11 +40,7 @@ Predictions evaluate_with_predictions(const EnginePtr& engine, const std::string
                                       Progress& progress, const std::string& label) {
   // The same calls as evaluate_prompt, so sharded and unsharded runs share cache entries.
   progress.begin(label, static_cast<int>(examples.size()));
-  LLMCall call(engine, Variable(prompt, default_prompt_role(), false), Phase::kEvaluation);
-  std::vector<Variable> responses;
-  for (const Example& example : examples) {
-    responses.push_back(call(Variable(example.input, roles::kLlmInput, false)));
-  }
+  const std::vector<Variable> responses = ask_items(engine, prompt, examples, nullptr);
   Predictions out;
   for (const Variable& response : responses) {
     response.wait();
