@@ -3,6 +3,8 @@
 // validation-gated revert, a test evaluation after each step).
 #pragma once
 
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "evaluate.h"
 #include "events.h"
 #include "interrupt.h"
 #include "optimizer_options.h"
@@ -36,12 +39,24 @@ class OptimizeRun {
   int run();
 
  private:
+  // records.back() waits for its test evaluation (Note [Pipelined protocol]).
+  struct PendingTest {
+    std::future<Evaluation> result;
+    bool ready = false;  // the record has everything but its test results
+    std::function<void(const StepRecord&)> announce;
+  };
+
   std::vector<StepRecord> load_records() const;
-  StepRecord evaluate_step0();
+  void evaluate_step0(std::vector<StepRecord>& records);
   void train(Variable& prompt, std::vector<StepRecord>& records);
   void train_search(Variable& prompt, std::vector<StepRecord>& records);
   StepRecord train_step(int step, int epoch, const std::vector<size_t>& batch, Variable& prompt,
                         RunOptimizer& optimizer, const StepRecord& previous);
+  void start_test(const StepRecord& record, const std::string& label,
+                  std::function<void(const StepRecord&)> announce);
+  void test_ready(std::vector<StepRecord>& records);
+  void complete_test(std::vector<StepRecord>& records);
+  void settle_test(std::vector<StepRecord>& records) noexcept;
   void write_step(const StepRecord& record, const std::vector<ItemRecord>& test_items);
   void observe(const TracedCall& call);
   std::string take_update_answers();
@@ -56,6 +71,9 @@ class OptimizeRun {
   std::vector<double> step0_val_scores_;    // spares the gate its first validation
   std::optional<std::string> best_prompt_;  // --keep-best: the final prompt
   Progress progress_;
+  Progress overlapped_progress_;  // quiet: an overlapped test must not redraw the status line
+  const bool sequential_;         // TEXTGRAD_SEQUENTIAL_PROTOCOL=1
+  std::optional<PendingTest> pending_test_;
   Trace trace_;
   SelfSignalHook hook_;
   CallTagger tagger_;
