@@ -50,23 +50,22 @@ CallRecord call_record(const TracedCall& call, const PriceTable& prices) {
   return record;
 }
 
+// A JSON string, escaped as the rest of the log is (invalid UTF-8 replaced).
+std::string quoted(const std::string& text) { return dump(json(text)); }
+
+// The most frequent line: written with fmt rather than built as a json object and dumped
+// (16 % of the CLI's instructions per call went there). Keys in the order json sorts them.
 std::string call_line(int step, const CallRecord& r) {
-  json event = {{"type", "call"},
-                {"time", iso_time_now()},
-                {"step", step},
-                {"engine", r.engine},
-                {"model", r.model},
-                {"phase", to_string(r.phase)},
-                {"input_tokens", r.usage.input_tokens},
-                {"output_tokens", r.usage.output_tokens},
-                {"cached_tokens", r.usage.cached_input_tokens},
-                {"cost_usd", r.cost_usd},
-                {"priced", r.priced},
-                {"latency_ms", r.latency_ms},
-                {"cache_hit", r.from_cache},
-                {"ok", r.ok}};
-  if (!r.ok) event["error"] = r.error;
-  return dump(event);
+  std::string line =
+      fmt::format(R"({{"cache_hit":{},"cached_tokens":{},"cost_usd":{},"engine":{},)", r.from_cache,
+                  r.usage.cached_input_tokens, r.cost_usd, quoted(r.engine));
+  if (!r.ok) line += fmt::format(R"("error":{},)", quoted(r.error));
+  line += fmt::format(
+      R"("input_tokens":{},"latency_ms":{},"model":{},"ok":{},"output_tokens":{},"phase":"{}",)"
+      R"("priced":{},"step":{},"time":"{}","type":"call"}})",
+      r.usage.input_tokens, r.latency_ms, quoted(r.model), r.ok, r.usage.output_tokens,
+      to_string(r.phase), r.priced, step, iso_time_now());
+  return line;
 }
 
 }  // namespace

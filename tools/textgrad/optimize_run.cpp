@@ -53,8 +53,8 @@ bool sequential_protocol() {
 // Note [Pipelined protocol]
 // Nothing in step k+1 depends on step k's test evaluation (only validation decides a revert),
 // so that evaluation runs on the executor while step k+1 trains and validates; step 0's test
-// overlaps step 0's validation and step 1. What a run records stays that of the sequential
-// order (test -> validation at step 0, then train -> validate -> test for each step):
+// overlaps step 1 (step 0 validates first). What a run records stays that of the sequential
+// order (validate -> test at step 0, then train -> validate -> test for each step):
 // - a step's record is complete (prompt, gate, optimizer state) before the next step starts;
 //   only its test results wait. Its files and its step event are written by the run's thread,
 //   in step order, once its test is done (complete_test), before the next record is;
@@ -66,7 +66,9 @@ bool sequential_protocol() {
 // - when a run stops (budget, Ctrl-C, an error) it waits for the test in flight and writes
 //   that step if its test finished (settle_test), so the step files are always a prefix of
 //   the sequential run's.
-// TEXTGRAD_SEQUENTIAL_PROTOCOL=1 restores the strict order (tests compare the two). The GEPA
+// TEXTGRAD_SEQUENTIAL_PROTOCOL=1 restores the strict order (tests compare the two), and so
+// does a budget: pipelined, the next step's training would spend what the test needed, and a
+// budget stop would land a step earlier than in the sequential order. The GEPA
 // path has nothing to overlap: its one test evaluation ends the run.
 
 OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir dir,
@@ -78,7 +80,9 @@ OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir
       initial_(std::move(initial)),
       progress_(flags_.output.quiet, engines_.ledger),
       overlapped_progress_(true, engines_.ledger),
-      sequential_(sequential_protocol()),
+      // With a budget the order decides where a stop lands: keep the sequential one.
+      sequential_(sequential_protocol() || flags_.engines.budget_usd > 0 ||
+                  flags_.engines.budget_tokens > 0),
       trace_(dir_.path() / "trace.sqlite", parse_trace_level(flags_.trace)),
       tagger_([this](const TracedCall& call) { observe(call); }),
       events_(dir_, engines_.ledger->prices(),
@@ -186,13 +190,14 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
   trace_.check_writes();
 }
 
-void OptimizeRun::start_test(const StepRecord& record, const std::string& label,
+void OptimizeRun::start_test(std::vector<StepRecord>& records, const std::string& label,
                              std::function<void(const StepRecord&)> announce) {
+  const StepRecord& record = records.back();
   auto tagger = std::make_shared<CallTagger>(tagger_.at_step(record.step));
   auto scorer = std::make_shared<Scorer>(scorer_);
   scorer->set_tagger(tagger.get());
   auto result = std::make_shared<std::promise<Evaluation>>();
-  pending_test_ = PendingTest{result->get_future(), false, std::move(announce)};
+  pending_test_ = PendingTest{result->get_future(), std::move(announce)};
   Progress& progress = sequential_ ? progress_ : overlapped_progress_;
   util::Executor::shared().post(
       [this, tagger, scorer, result, &progress, label, prompt = record.prompt] {
@@ -203,11 +208,6 @@ void OptimizeRun::start_test(const StepRecord& record, const std::string& label,
           result->set_exception(std::current_exception());
         }
       });
-  if (sequential_) pending_test_->result.wait();
-}
-
-void OptimizeRun::test_ready(std::vector<StepRecord>& records) {
-  pending_test_->ready = true;
   if (sequential_) complete_test(records);
 }
 
@@ -231,32 +231,25 @@ void OptimizeRun::complete_test(std::vector<StepRecord>& records) {
 }
 
 void OptimizeRun::settle_test(std::vector<StepRecord>& records) noexcept {
-  if (!pending_test_) return;
-  if (!pending_test_->ready) {
-    pending_test_->result.wait();
-    pending_test_.reset();
-    records.pop_back();
-    return;
-  }
   try {
     complete_test(records);
   } catch (...) {  // the run's own failure or stop is the one reported
   }
 }
 
+// Validation first: it is on the critical path, the test evaluation is not.
 void OptimizeRun::evaluate_step0(std::vector<StepRecord>& records) {
   tagger_.set_step(0);
+  Evaluation val = evaluate_prompt(engines_.forward, initial_, task_.splits.val, scorer_, progress_,
+                                   "validation, step 0", &tagger_);
   StepRecord& record = records.emplace_back();
   record.prompt = initial_;
-  start_test(record, "test, step 0", [this](const StepRecord& written) {
+  if (!task_.splits.val.empty()) record.val_accuracy = val.accuracy;
+  step0_val_scores_.assign(val.scores.begin(), val.scores.end());
+  start_test(records, "test, step 0", [this](const StepRecord& written) {
     progress_.note(fmt::format("Step 0: validation {}, test {}", percent(written.val_accuracy),
                                percent(written.test_accuracy)));
   });
-  Evaluation val = evaluate_prompt(engines_.forward, initial_, task_.splits.val, scorer_, progress_,
-                                   "validation, step 0", &tagger_);
-  if (!task_.splits.val.empty()) record.val_accuracy = val.accuracy;
-  step0_val_scores_.assign(val.scores.begin(), val.scores.end());
-  test_ready(records);
 }
 
 void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
@@ -297,15 +290,12 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
       StepRecord next = train_step(step, epoch, batch, prompt, optimizer, records.back());
       complete_test(records);  // the previous step's, which overlapped this one
       records.push_back(std::move(next));
-      start_test(
-          records.back(), fmt::format("step {} test", step), [this](const StepRecord& written) {
-            events_.step(written.step, written.val_accuracy, written.test_accuracy,
-                         written.reverted);
-            progress_.note(fmt::format(
-                "Step {}: validation {}{}, test {}", written.step, percent(written.val_accuracy),
-                written.reverted ? " (reverted)" : "", percent(written.test_accuracy)));
-          });
-      test_ready(records);
+      start_test(records, fmt::format("step {} test", step), [this](const StepRecord& written) {
+        events_.step(written.step, written.val_accuracy, written.test_accuracy, written.reverted);
+        progress_.note(fmt::format(
+            "Step {}: validation {}{}, test {}", written.step, percent(written.val_accuracy),
+            written.reverted ? " (reverted)" : "", percent(written.test_accuracy)));
+      });
     }
   }
   complete_test(records);
@@ -335,11 +325,10 @@ void OptimizeRun::train_search(Variable& prompt, std::vector<StepRecord>& record
   record.val_accuracy = s.best_val;
   record.note = fmt::format("gepa: {} proposals, {} candidates, {} metric calls", s.proposals,
                             s.candidates, s.metric_calls);
-  start_test(record, "best candidate test", [this](const StepRecord& written) {
+  start_test(records, "best candidate test", [this](const StepRecord& written) {
     progress_.note(fmt::format("Search: {}; best validation {}, test {}", written.note,
                                percent(written.val_accuracy), percent(written.test_accuracy)));
   });
-  test_ready(records);
   complete_test(records);  // the last step: nothing to overlap
 }
 

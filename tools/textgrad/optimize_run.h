@@ -42,8 +42,7 @@ class OptimizeRun {
   // records.back() waits for its test evaluation (Note [Pipelined protocol]).
   struct PendingTest {
     std::future<Evaluation> result;
-    bool ready = false;  // the record has everything but its test results
-    std::function<void(const StepRecord&)> announce;
+    std::function<void(const StepRecord&)> announce;  // after its files are written
   };
 
   std::vector<StepRecord> load_records() const;
@@ -52,10 +51,12 @@ class OptimizeRun {
   void train_search(Variable& prompt, std::vector<StepRecord>& records);
   StepRecord train_step(int step, int epoch, const std::vector<size_t>& batch, Variable& prompt,
                         RunOptimizer& optimizer, const StepRecord& previous);
-  void start_test(const StepRecord& record, const std::string& label,
+  // Starts records.back()'s test evaluation (and, sequentially, waits for it and writes it).
+  void start_test(std::vector<StepRecord>& records, const std::string& label,
                   std::function<void(const StepRecord&)> announce);
-  void test_ready(std::vector<StepRecord>& records);
+  // Waits for the test in flight, if any, and writes its step; pops it if the test failed.
   void complete_test(std::vector<StepRecord>& records);
+  // complete_test() on a stop: the run's own error is the one to report.
   void settle_test(std::vector<StepRecord>& records) noexcept;
   void write_step(const StepRecord& record, const std::vector<ItemRecord>& test_items);
   void observe(const TracedCall& call);
