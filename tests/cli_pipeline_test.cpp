@@ -109,8 +109,11 @@ struct Texts {
 Texts texts_of(const fake::RecordedRequest& request) {
   Texts texts;
   for (const json& message : request.json()["messages"]) {
-    const std::string content =
-        message["content"].is_string() ? message["content"].get<std::string>() : "";
+    std::string content;  // a string, or an array of parts
+    if (message["content"].is_string()) content = message["content"];
+    if (message["content"].is_array()) {
+      for (const json& part : message["content"]) content += part.value("text", "");
+    }
     if (message["role"] == "system") texts.system = content;
     if (message["role"] == "user") texts.user = content;
   }
