@@ -1,6 +1,7 @@
 // Workload (f): the paper's full protocol through the CLI, against a local mock model.
 //
 //   textgrad_protocol_bench [--delay-ms 200] [--in-flight 32,256] [--runs 3] [--no-strace]
+//                           [--orders pipelined,sequential]
 //
 // Runs `textgrad optimize --task object_counting --engine openai/mock-model --no-cache
 // --max-in-flight N --quiet --run-dir TMP` (12 steps, batches of 3, validation and test after
@@ -22,7 +23,9 @@
 //       N = 256: 48 + 26 x 1 =  74 rounds = 14.8 s
 //   pipelined (each test evaluation overlaps the next step, the target):
 //       12 x 4 + 13 x ceil(100 / N) rounds: N = 32: 100 rounds = 20.0 s; N = 256: 61 = 12.2 s
-// The table prints the ratio of the wall time to both.
+// The table prints the ratio of the wall time to both. --orders runs the CLI's pipelined
+// protocol (its default), its sequential order (TEXTGRAD_SEQUENTIAL_PROTOCOL=1), or both side
+// by side.
 //
 // The server runs in a forked child process before this process starts any thread; the CLI is
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
@@ -87,6 +90,7 @@ struct Settings {
   std::vector<int> in_flight = {32, 256};
   int runs = 3;
   bool strace = true;
+  std::vector<std::string> orders = {"pipelined", "sequential"};
 };
 
 bool parse(int argc, char** argv, Settings& s) {
@@ -104,6 +108,14 @@ bool parse(int argc, char** argv, Settings& s) {
     } else if (flag == "--runs") {
       s.runs = std::atoi(value.c_str());
       if (s.runs < 1) return false;
+    } else if (flag == "--orders") {
+      s.orders.clear();
+      std::stringstream list(value);
+      for (std::string item; std::getline(list, item, ',');) {
+        if (item != "pipelined" && item != "sequential") return false;
+        s.orders.push_back(item);
+      }
+      if (s.orders.empty()) return false;
     } else if (flag == "--in-flight") {
       s.in_flight.clear();
       std::stringstream list(value);
@@ -249,7 +261,8 @@ class Protocol {
             "HOME=" + dir_};
   }
 
-  Run optimize(int in_flight, const std::vector<std::string>& wrapper = {}) {
+  Run optimize(int in_flight, const std::string& order,
+               const std::vector<std::string>& wrapper = {}) {
     const std::string run_dir = fmt::format("{}/run-{}", dir_, ++counter_);
     std::vector<std::string> args = wrapper;
     for (const char* a :
@@ -261,7 +274,9 @@ class Protocol {
                                  std::string("--run-dir"), run_dir}) {
       args.push_back(a);
     }
-    Run run = spawn(args, env_, run_dir + ".log", server_);
+    std::vector<std::string> env = env_;
+    if (order == "sequential") env.push_back("TEXTGRAD_SEQUENTIAL_PROTOCOL=1");
+    Run run = spawn(args, env, run_dir + ".log", server_);
     std::filesystem::remove_all(run_dir);
     return run;
   }
@@ -315,38 +330,41 @@ void run(const Settings& s) {
   for (int i = 0; i < s.runs; ++i) starts.push_back(protocol.version());
   const Run start = median_by(starts, [](const Run& r) { return r.cpu_s(); });
 
-  std::printf("%9s %6s %7s %7s %6s %7s %6s %7s %7s | %8s %8s %8s %8s\n", "in flight", "calls",
-              "wall s", "seq s", "ratio", "pipe s", "ratio", "user s", "sys s", "us/call",
+  std::printf("%10s %9s %6s %7s %7s %6s %7s %6s %7s %7s | %8s %8s %8s %8s\n", "order", "in flight",
+              "calls", "wall s", "seq s", "ratio", "pipe s", "ratio", "user s", "sys s", "us/call",
               "user us", "sys us", "threads");
   for (const int n : s.in_flight) {
-    server.set_delay(s.delay_ms);
-    std::vector<Run> timed;
-    for (int i = 0; i < s.runs; ++i) timed.push_back(protocol.optimize(n));
-    const Run t = median_by(timed, [](const Run& r) { return r.wall_s; });
+    for (const std::string& order : s.orders) {
+      server.set_delay(s.delay_ms);
+      std::vector<Run> timed;
+      for (int i = 0; i < s.runs; ++i) timed.push_back(protocol.optimize(n, order));
+      const Run t = median_by(timed, [](const Run& r) { return r.wall_s; });
 
-    server.set_delay(0);
-    std::vector<Run> fast;
-    for (int i = 0; i < s.runs; ++i) fast.push_back(protocol.optimize(n));
-    const Run f = median_by(fast, [](const Run& r) { return r.cpu_s(); });
-    const double per_call = 1e6 / static_cast<double>(std::max<std::int64_t>(1, f.calls));
+      server.set_delay(0);
+      std::vector<Run> fast;
+      for (int i = 0; i < s.runs; ++i) fast.push_back(protocol.optimize(n, order));
+      const Run f = median_by(fast, [](const Run& r) { return r.cpu_s(); });
+      const double per_call = 1e6 / static_cast<double>(std::max<std::int64_t>(1, f.calls));
 
-    long threads = -1;
-    if (s.strace && have_strace()) {
-      const std::string summary = protocol.dir() + fmt::format("/strace-{}.txt", n);
-      protocol.optimize(
-          n, {"/usr/bin/strace", "-f", "-qq", "-c", "-e", "trace=clone,clone3", "-o", summary});
-      threads = threads_created(summary);
+      long threads = -1;
+      if (s.strace && have_strace()) {
+        const std::string summary = protocol.dir() + fmt::format("/strace-{}-{}.txt", n, order);
+        protocol.optimize(
+            n, order,
+            {"/usr/bin/strace", "-f", "-qq", "-c", "-e", "trace=clone,clone3", "-o", summary});
+        threads = threads_created(summary);
+      }
+      const double delay_s = s.delay_ms / 1000.0;
+      const double seq = sequential_rounds(n) * delay_s;
+      const double pipe = pipelined_rounds(n) * delay_s;
+      std::printf(
+          "%10s %9d %6lld %7.2f %7.2f %6.3f %7.2f %6.3f %7.2f %7.2f | %8.1f %8.1f %8.1f %8s\n",
+          order.c_str(), n, static_cast<long long>(t.calls), t.wall_s, seq,
+          seq > 0 ? t.wall_s / seq : 0, pipe, pipe > 0 ? t.wall_s / pipe : 0, t.user_s, t.sys_s,
+          (f.cpu_s() - start.cpu_s()) * per_call, (f.user_s - start.user_s) * per_call,
+          (f.sys_s - start.sys_s) * per_call, threads < 0 ? "-" : std::to_string(threads).c_str());
+      std::fflush(stdout);
     }
-    const double delay_s = s.delay_ms / 1000.0;
-    const double seq = sequential_rounds(n) * delay_s;
-    const double pipe = pipelined_rounds(n) * delay_s;
-    std::printf("%9d %6lld %7.2f %7.2f %6.3f %7.2f %6.3f %7.2f %7.2f | %8.1f %8.1f %8.1f %8s\n", n,
-                static_cast<long long>(t.calls), t.wall_s, seq, seq > 0 ? t.wall_s / seq : 0, pipe,
-                pipe > 0 ? t.wall_s / pipe : 0, t.user_s, t.sys_s,
-                (f.cpu_s() - start.cpu_s()) * per_call, (f.user_s - start.user_s) * per_call,
-                (f.sys_s - start.sys_s) * per_call,
-                threads < 0 ? "-" : std::to_string(threads).c_str());
-    std::fflush(stdout);
   }
   std::printf(
       "\nwall/user/sys: median-wall run at %d ms. seq / pipe: critical-path bounds of today's "
@@ -363,7 +381,8 @@ int main(int argc, char** argv) {
   Settings settings;
   if (!parse(argc, argv, settings)) {
     std::fprintf(stderr,
-                 "usage: %s [--delay-ms 200] [--in-flight 32,256] [--runs 3] [--no-strace]\n",
+                 "usage: %s [--delay-ms 200] [--in-flight 32,256] [--runs 3] [--no-strace] "
+                 "[--orders pipelined,sequential]\n",
                  argv[0]);
     return 2;
   }

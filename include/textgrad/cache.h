@@ -73,8 +73,10 @@ class CachingEngine : public Engine {
   // The inner engine's info.
   EngineInfo info() const override;
   // Hits are answered before submit() returns (from_cache = true, latency_ms = 0, usage as
-  // recorded). Coalesced requests get the shared answer with from_cache = true (no new
-  // call was paid for) and latency_ms = how long they waited.
+  // recorded), except when submit() runs on a transport's I/O thread: the lookup (which may
+  // read the file) then runs on the library's executor and the answer follows from there. Coalesced
+  // requests get the shared answer with from_cache = true (no new call was paid for) and latency_ms
+  // = how long they waited.
   void submit(Request request, std::function<void(Outcome)> done) override;
 
   CacheCounters counters() const;

@@ -118,6 +118,17 @@ class Engine {
   // Starts the request and returns without waiting. `done` is called exactly once, on any
   // thread (possibly this one, before submit returns), with the answer or the error.
   // Implementations must not block in submit(): queued requests wait inside the engine.
+  //
+  // Callbacks must not block. `done` usually runs on the HTTP transport's one I/O thread,
+  // which serves every request in flight: while a callback runs, no other answer is read and
+  // no request is sent. A callback may copy or record the outcome, take a lock held only
+  // briefly, submit further requests (to any engine: they start once it returns), post work
+  // to another thread, or wake a thread that waits. It must not wait for another answer
+  // (generate(), a future or Variable::wait() of another call: that deadlocks the I/O
+  // thread), sleep, or write files, databases or sockets: queue such work for a thread of
+  // its own. Engines that wrap others keep the rule in their completion paths, and a submit()
+  // that may block (the response cache's file lookup) hands its work to another thread when
+  // it is called from a callback on the I/O thread.
   virtual void submit(Request request, std::function<void(Outcome)> done) = 0;
 
   // Blocking convenience over submit(); rethrows the engine's error.

@@ -37,8 +37,10 @@ struct RateLimits {
   double tokens_per_minute = 0;    // 0 = unlimited; prompts estimated at 4 characters a token
 };
 
-// Wraps `inner` so that every request passes through the limits, in submission order. The
-// rate windows read `clock` (nullptr: system_clock()).
+// Wraps `inner` so that every request passes through the limits, in submission order, except
+// that evaluation requests (Phase::kEvaluation) wait behind queued requests of the other
+// phases, which usually form a chain someone waits for. The rate windows read `clock`
+// (nullptr: system_clock()).
 EnginePtr with_limits(EnginePtr inner, RateLimits limits, std::shared_ptr<Clock> clock = nullptr);
 
 }  // namespace tg

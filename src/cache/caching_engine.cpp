@@ -1,8 +1,8 @@
-// CachingEngine: lookups on the caller's thread (a hit costs one indexed SELECT), writes on
-// a background thread so neither submit() nor the inner engine's completion thread (often
-// an HTTP I/O thread) waits for the disk. Answers not yet written are kept in memory and
-// served from there, so an answer is never requested twice just because it is still on its
-// way to the file.
+// CachingEngine: lookups on the caller's thread (a hit costs one indexed SELECT) unless that
+// is a thread that must not block (an HTTP I/O thread), where they go to the executor; writes
+// on a background thread so neither submit() nor the inner engine's completion thread waits
+// for the disk. Answers not yet written are kept in memory and served from there, so an
+// answer is never requested twice just because it is still on its way to the file.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -20,6 +20,7 @@
 #include "textgrad/cache.h"
 #include "textgrad/errors.h"
 #include "textgrad/redis_cache.h"
+#include "util/executor.h"
 
 namespace tg {
 
@@ -434,64 +435,91 @@ CachingEngine::~CachingEngine() { core_->flush(); }
 
 EngineInfo CachingEngine::info() const { return inner_->info(); }
 
+namespace {
+
+// This request leads its flight: its answer goes to everyone who joined, and to the file.
+void call_inner_engine(const std::shared_ptr<CachingEngine::Core>& core, const EnginePtr& inner,
+                       std::string key, Request request, std::function<void(Outcome)> done) {
+  // If the inner engine throws instead of calling back, the followers still need an answer.
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  auto leader = std::make_shared<std::function<void(Outcome)>>(std::move(done));
+  auto callback = [core, key, finished, leader](Outcome outcome) {
+    if (!finished->exchange(true)) core->finish(key, std::move(outcome), std::move(*leader));
+  };
+  try {
+    inner->submit(std::move(request), callback);
+  } catch (...) {
+    if (!finished->exchange(true)) {
+      core->finish(key, Outcome{std::current_exception(), {}}, std::move(*leader));
+    }
+  }
+}
+
+void submit_through(const std::shared_ptr<CachingEngine::Core>& core, const EnginePtr& inner,
+                    Request request, std::function<void(Outcome)> done) {
+  using Decision = CachingEngine::Core::Decision;
+  std::string key;
+  Decision decision;
+  try {
+    key = cache_key(core->info, request);
+    decision = core->decide(key, done);
+  } catch (...) {
+    done(Outcome{std::current_exception(), {}});
+    return;
+  }
+  switch (decision.kind) {
+    case Decision::kHit: {
+      Response& response = decision.response;
+      response.from_cache = true;
+      response.latency_ms = 0;
+      core->count(&CacheCounters::hits, response.usage);
+      done(Outcome{nullptr, std::move(response)});
+      return;
+    }
+    case Decision::kJoined:
+      return;
+    case Decision::kOffline:
+      core->count(&CacheCounters::misses);
+      done(Outcome{std::make_exception_ptr(EngineError(EngineErrorKind::kOffline, decision.reason)),
+                   {}});
+      return;
+    case Decision::kBypass:
+      core->count(&CacheCounters::bypasses);
+      inner->submit(std::move(request), std::move(done));
+      return;
+    case Decision::kCall:
+      core->count(&CacheCounters::misses);
+      call_inner_engine(core, inner, std::move(key), std::move(request), std::move(done));
+      return;
+  }
+}
+
+}  // namespace
+
 void CachingEngine::submit(Request request, std::function<void(Outcome)> done) {
   if (core_->options.mode == CacheMode::kOff) {
     core_->count(&CacheCounters::bypasses);
     inner_->submit(std::move(request), std::move(done));
     return;
   }
-  std::string key;
-  Core::Decision decision;
-  try {
-    key = cache_key(core_->info, request);
-    decision = core_->decide(key, done);
-  } catch (...) {
-    done(Outcome{std::current_exception(), {}});
+  if (util::must_not_block()) {
+    // A lookup may read the file and wait for its lock: not on an I/O thread (Note [Threads
+    // that must not block]). The decision is the same on any thread.
+    util::Executor::shared().post([core = core_, inner = inner_, request = std::move(request),
+                                   done = std::move(done)]() mutable {
+      try {
+        submit_through(core, inner, std::move(request), std::move(done));
+      } catch (...) {  // a throwing callback: swallowed, as on the I/O thread
+      }
+    });
     return;
   }
-  switch (decision.kind) {
-    case Core::Decision::kHit: {
-      Response& response = decision.response;
-      response.from_cache = true;
-      response.latency_ms = 0;
-      core_->count(&CacheCounters::hits, response.usage);
-      done(Outcome{nullptr, std::move(response)});
-      return;
-    }
-    case Core::Decision::kJoined:
-      return;
-    case Core::Decision::kOffline:
-      core_->count(&CacheCounters::misses);
-      done(Outcome{std::make_exception_ptr(EngineError(EngineErrorKind::kOffline, decision.reason)),
-                   {}});
-      return;
-    case Core::Decision::kBypass:
-      core_->count(&CacheCounters::bypasses);
-      inner_->submit(std::move(request), std::move(done));
-      return;
-    case Core::Decision::kCall:
-      core_->count(&CacheCounters::misses);
-      call_inner(std::move(key), std::move(request), std::move(done));
-      return;
-  }
+  submit_through(core_, inner_, std::move(request), std::move(done));
 }
 
-// This request leads its flight: its answer goes to everyone who joined, and to the file.
 void CachingEngine::call_inner(std::string key, Request request,
                                std::function<void(Outcome)> done) {
-  // If the inner engine throws instead of calling back, the followers still need an answer.
-  auto finished = std::make_shared<std::atomic<bool>>(false);
-  auto leader = std::make_shared<std::function<void(Outcome)>>(std::move(done));
-  auto callback = [core = core_, key, finished, leader](Outcome outcome) {
-    if (!finished->exchange(true)) core->finish(key, std::move(outcome), std::move(*leader));
-  };
-  try {
-    inner_->submit(std::move(request), callback);
-  } catch (...) {
-    if (!finished->exchange(true)) {
-      core_->finish(key, Outcome{std::current_exception(), {}}, std::move(*leader));
-    }
-  }
+  call_inner_engine(core_, inner_, std::move(key), std::move(request), std::move(done));
 }
 
 CacheCounters CachingEngine::counters() const { return core_->counters(); }

@@ -5,8 +5,21 @@
 // section that found nothing to start, so no wake-up is lost. Calls are started outside the lock
 // because the inner engine may complete them on the spot, and the clock is asked for a wake-up
 // outside it too because a test clock may wake us inline.
+
+// Note [Chain calls first]
+// Evaluation calls (Phase::kEvaluation) are wide: a hundred independent items, none waiting
+// for another. Calls of the other phases are usually links of a chain (forward, loss,
+// feedback, update: each waits for the one before). When both wait for a slot, the chain goes
+// first: it is what the next call waits for, and an evaluation loses nothing by finishing a
+// round later. This is what lets `textgrad optimize` overlap a step's test evaluation with the
+// next step's training (Note [Pipelined protocol] in tools/textgrad/optimize_run.cpp): under
+// one FIFO the hundred test calls would take every slot ahead of the three training calls.
+// Within each class the order stays that of submission. Only the order changes, never what is
+// sent or answered.
+#include <algorithm>
 #include <atomic>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -59,7 +72,9 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
     std::deque<Pending> queued;
     {
       std::lock_guard lock(mu_);
-      queued.swap(queue_);
+      queued.swap(chain_);
+      std::move(wide_.begin(), wide_.end(), std::back_inserter(queued));
+      wide_.clear();
     }
     for (Pending& pending : queued) {
       deliver(pending.done,
@@ -76,7 +91,8 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
   void submit(Request request, std::function<void(Outcome)> done) override {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back({std::move(request), std::move(done)});
+      auto& queue = request.phase == Phase::kEvaluation ? wide_ : chain_;
+      queue.push_back({std::move(request), std::move(done)});
     }
     pump();
   }
@@ -121,9 +137,10 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
       window_tokens_ -= window_.front().tokens;
       window_.pop_front();
     }
-    while (!queue_.empty()) {
+    while (!chain_.empty() || !wide_.empty()) {
+      std::deque<Pending>& queue = chain_.empty() ? wide_ : chain_;  // Note [Chain calls first]
       if (limits_.max_in_flight > 0 && in_flight_ >= limits_.max_in_flight) return std::nullopt;
-      const std::int64_t tokens = estimate_prompt_tokens(queue_.front().request);
+      const std::int64_t tokens = estimate_prompt_tokens(queue.front().request);
       const bool rpm_full = limits_.requests_per_minute > 0 &&
                             static_cast<double>(window_.size()) >= limits_.requests_per_minute;
       const bool tpm_full =
@@ -137,8 +154,8 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
       window_.push_back({now, tokens});
       window_tokens_ += tokens;
       ++in_flight_;
-      ready.push_back(std::move(queue_.front()));
-      queue_.pop_front();
+      ready.push_back(std::move(queue.front()));
+      queue.pop_front();
     }
     return std::nullopt;
   }
@@ -189,7 +206,8 @@ class LimitedEngine : public Engine, public std::enable_shared_from_this<Limited
   const RateLimits limits_;
   const std::shared_ptr<Clock> clock_;
   std::mutex mu_;
-  std::deque<Pending> queue_;
+  std::deque<Pending> chain_;  // every phase but kEvaluation
+  std::deque<Pending> wide_;   // kEvaluation
   std::deque<Sent> window_;
   std::int64_t window_tokens_ = 0;
   int in_flight_ = 0;

@@ -1,5 +1,6 @@
 #include "http/transport.h"
 
+#include "util/executor.h"
 #include "util/text.h"
 
 #include <curl/curl.h>
@@ -347,6 +348,7 @@ void Transport::Impl::close_fds() {
 }
 
 void Transport::Impl::run() {
+  util::mark_must_not_block();  // Note [Threads that must not block]
   {
     std::lock_guard lock(mutex);
     io_thread = std::this_thread::get_id();

@@ -4,6 +4,13 @@
 
 namespace tg::util {
 
+namespace {
+thread_local bool marked_must_not_block = false;
+}  // namespace
+
+void mark_must_not_block() { marked_must_not_block = true; }
+bool must_not_block() { return marked_must_not_block; }
+
 Executor::Executor(int max_threads) : max_threads_(std::max(1, max_threads)) {}
 
 Executor::~Executor() {

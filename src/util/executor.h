@@ -60,4 +60,16 @@ class Executor {
   bool stopping_ = false;
 };
 
+// Note [Threads that must not block]
+// A transport's I/O thread runs every completion callback, and every submit() those callbacks
+// make (a call whose input was the answer just received). Anything slow there (a file lookup
+// waiting for a lock, an SQLite read) delays every request in flight. The I/O thread marks
+// itself; code that may block checks must_not_block() and posts that work to the executor
+// instead (the response cache's lookups do).
+
+// Marks the calling thread, for the rest of its life.
+void mark_must_not_block();
+// True on a thread marked above.
+bool must_not_block();
+
 }  // namespace tg::util

@@ -10,21 +10,30 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "progress.h"
 #include "run_dir.h"
 #include "task.h"
 #include "textgrad/usage.h"
+#include "trace.h"
+#include "util/batch_writer.h"
 
 namespace tg::cli {
 
+// Thread-safe. Lines are queued and appended by a writer thread, in the order they were
+// logged, a batch at a time (Note [Writes off the I/O thread] in src/util/batch_writer.h).
 class EventLog {
  public:
-  // Records every call the ledger sees from now on, tagged with step(). `on_write_failure`
-  // runs (once, on an engine thread) when a line cannot be written.
-  EventLog(const RunDir& dir, const std::shared_ptr<Ledger>& ledger, std::function<int()> step,
+  // Calls are priced with `prices`. `on_write_failure` runs (on the writer thread) after a
+  // batch could not be written.
+  EventLog(const RunDir& dir, PriceTable prices,
            std::function<void(const std::string&)> on_write_failure);
+  ~EventLog();  // writes what was logged
 
+  // One line for a finished call, with the step it was tagged with (the step of its
+  // submission: see Note [Pipelined protocol] in optimize_run.cpp).
+  void call(const TracedCall& call);
   void warning(const std::string& message);
   void step(int step, std::optional<double> val_accuracy, std::optional<double> test_accuracy,
             bool reverted);
@@ -32,10 +41,24 @@ class EventLog {
   void session(const std::string& started_at, double wall_seconds, const std::string& outcome);
   // A Warn for scorers: logs every warning and shows the first few on the terminal.
   Warn warner(Progress& progress);
+  // Returns once every line logged before is written.
+  void flush();
+
+  // A line, or a call whose line the writer formats.
+  struct Entry {
+    std::string line;
+    int step = 0;
+    std::optional<CallRecord> call;
+  };
 
  private:
+  void write(std::vector<Entry>& entries);  // the writer thread
+
   RunDir dir_;  // a copy: the event stream is shared, so late answers can still be logged
+  const PriceTable prices_;
+  std::function<void(const std::string&)> on_write_failure_;
   std::shared_ptr<std::atomic<int>> shown_ = std::make_shared<std::atomic<int>>(0);
+  std::unique_ptr<util::BatchWriter<Entry>> writer_;  // last: its thread uses the above
 };
 
 // Totals read back from an event log: per phase, per step and overall, plus wall time.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@
 #include "textgrad/graph.h"
 #include "textgrad/textgrad.h"
 #include "util/clip.h"
+#include "util/executor.h"
 #include "util/text.h"
 
 namespace tg::cli {
@@ -41,7 +43,33 @@ std::optional<int> score_of_loss(const std::string& loss) {
   return std::nullopt;
 }
 
+bool sequential_protocol() {
+  const char* value = std::getenv("TEXTGRAD_SEQUENTIAL_PROTOCOL");
+  return value != nullptr && std::string(value) == "1";
+}
+
 }  // namespace
+
+// Note [Pipelined protocol]
+// Nothing in step k+1 depends on step k's test evaluation (only validation decides a revert),
+// so that evaluation runs on the executor while step k+1 trains and validates; step 0's test
+// overlaps step 1 (step 0 validates first). What a run records stays that of the sequential
+// order (validate -> test at step 0, then train -> validate -> test for each step):
+// - a step's record is complete (prompt, gate, optimizer state) before the next step starts;
+//   only its test results wait. Its files and its step event are written by the run's thread,
+//   in step order, once its test is done (complete_test), before the next record is;
+// - every call is tagged with the step it belongs to: the overlapped test's calls (and judge
+//   calls scoring them) carry a tagger fixed at its step (CallTagger::at_step), and call events
+//   take their step from the tag, not from the step running when the answer arrives;
+// - a step counts as done only once its file exists, so a run killed while step k's test is
+//   in flight resumes at step k and redoes it from the cache (or from the same answers);
+// - when a run stops (budget, Ctrl-C, an error) it waits for the test in flight and writes
+//   that step if its test finished (settle_test), so the step files are always a prefix of
+//   the sequential run's.
+// TEXTGRAD_SEQUENTIAL_PROTOCOL=1 restores the strict order (tests compare the two), and so
+// does a budget: pipelined, the next step's training would spend what the test needed, and a
+// budget stop would land a step earlier than in the sequential order. The GEPA
+// path has nothing to overlap: its one test evaluation ends the run.
 
 OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir dir,
                          std::string initial)
@@ -51,22 +79,33 @@ OptimizeRun::OptimizeRun(OptimizeFlags flags, Task task, Engines engines, RunDir
       dir_(std::move(dir)),
       initial_(std::move(initial)),
       progress_(flags_.output.quiet, engines_.ledger),
+      overlapped_progress_(true, engines_.ledger),
+      // With a budget the order decides where a stop lands: keep the sequential one.
+      sequential_(sequential_protocol() || flags_.engines.budget_usd > 0 ||
+                  flags_.engines.budget_tokens > 0),
       trace_(dir_.path() / "trace.sqlite", parse_trace_level(flags_.trace)),
       tagger_([this](const TracedCall& call) { observe(call); }),
-      events_(
-          dir_, engines_.ledger, [this] { return tagger_.step(); },
-          // Weak: the ledger keeps this observer, and the guard keeps the ledger.
-          [guard = std::weak_ptr<BudgetGuard>(engines_.guard)](const std::string& error) {
-            if (auto alive = guard.lock()) alive->cancel(std::make_exception_ptr(Error(error)));
-          }),
+      events_(dir_, engines_.ledger->prices(),
+              // Weak: late answers may still be logged while the run is torn down.
+              [guard = std::weak_ptr<BudgetGuard>(engines_.guard)](const std::string& error) {
+                if (auto alive = guard.lock()) {
+                  alive->cancel(std::make_exception_ptr(Error(error)));
+                }
+              }),
       scorer_(task_.metric, engines_.backward, events_.warner(progress_)) {
   scorer_.set_tagger(&tagger_);
 }
 
-OptimizeRun::~OptimizeRun() = default;
+OptimizeRun::~OptimizeRun() {
+  if (pending_test_) pending_test_->result.wait();  // its task uses this run
+}
 
 void OptimizeRun::observe(const TracedCall& call) {
   trace_.record(call);
+  // A call the guard refused after a stop never reached the ledger: no event, as before.
+  if (call.outcome.ok() || call.outcome.error != engines_.guard->stop_reason()) {
+    events_.call(call);
+  }
   if (call.request.phase == Phase::kUpdate && call.outcome.ok()) {
     std::lock_guard lock(answers_mu_);
     update_answers_.push_back(call.outcome.response.text);
@@ -103,12 +142,13 @@ int OptimizeRun::run() {
   }
   std::string outcome = "finished";
   try {
-    if (records.empty()) records.push_back(evaluate_step0());
+    if (records.empty()) evaluate_step0(records);
     Variable prompt(records.back().prompt,
                     flags_.optimizer.role.empty() ? default_prompt_role() : flags_.optimizer.role,
                     true);
     train(prompt, records);
   } catch (...) {
+    settle_test(records);
     const std::exception_ptr reason = engines_.guard->stop_reason();
     engines_.guard->wait_idle();
     if (!reason) throw;
@@ -123,6 +163,7 @@ int OptimizeRun::run() {
   }
   engines_.guard->wait_idle();
   if (watcher.signal() != 0) outcome = "interrupted";  // even if the last step got done
+  events_.flush();
   dir_.check_writes();
   trace_.check_writes();
   const double wall =
@@ -144,27 +185,71 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
                     predictions_jsonl(test_items));
   }
   dir_.write_step(record.step, to_json(record).dump(2));
+  events_.flush();
   dir_.check_writes();
   trace_.check_writes();
 }
 
-StepRecord OptimizeRun::evaluate_step0() {
+void OptimizeRun::start_test(std::vector<StepRecord>& records, const std::string& label,
+                             std::function<void(const StepRecord&)> announce) {
+  const StepRecord& record = records.back();
+  auto tagger = std::make_shared<CallTagger>(tagger_.at_step(record.step));
+  auto scorer = std::make_shared<Scorer>(scorer_);
+  scorer->set_tagger(tagger.get());
+  auto result = std::make_shared<std::promise<Evaluation>>();
+  pending_test_ = PendingTest{result->get_future(), std::move(announce)};
+  Progress& progress = sequential_ ? progress_ : overlapped_progress_;
+  util::Executor::shared().post(
+      [this, tagger, scorer, result, &progress, label, prompt = record.prompt] {
+        try {
+          result->set_value(evaluate_prompt(engines_.forward, prompt, task_.splits.test, *scorer,
+                                            progress, label, tagger.get()));
+        } catch (...) {
+          result->set_exception(std::current_exception());
+        }
+      });
+  if (sequential_) complete_test(records);
+}
+
+void OptimizeRun::complete_test(std::vector<StepRecord>& records) {
+  if (!pending_test_) return;
+  PendingTest pending = std::move(*pending_test_);
+  pending_test_.reset();
+  Evaluation test;
+  try {
+    test = pending.result.get();
+  } catch (...) {
+    records.pop_back();  // not written: a resumed run redoes the step
+    throw;
+  }
+  StepRecord& record = records.back();
+  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
+  record.test_scores = test.scores;
+  record.time = iso_time_now();
+  write_step(record, test.items);
+  pending.announce(record);
+}
+
+void OptimizeRun::settle_test(std::vector<StepRecord>& records) noexcept {
+  try {
+    complete_test(records);
+  } catch (...) {  // the run's own failure or stop is the one reported
+  }
+}
+
+// Validation first: it is on the critical path, the test evaluation is not.
+void OptimizeRun::evaluate_step0(std::vector<StepRecord>& records) {
   tagger_.set_step(0);
-  StepRecord record;
-  Evaluation test = evaluate_prompt(engines_.forward, initial_, task_.splits.test, scorer_,
-                                    progress_, "test, step 0", &tagger_);
   Evaluation val = evaluate_prompt(engines_.forward, initial_, task_.splits.val, scorer_, progress_,
                                    "validation, step 0", &tagger_);
+  StepRecord& record = records.emplace_back();
   record.prompt = initial_;
-  record.time = iso_time_now();
-  record.test_scores = test.scores;
-  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
   if (!task_.splits.val.empty()) record.val_accuracy = val.accuracy;
   step0_val_scores_.assign(val.scores.begin(), val.scores.end());
-  write_step(record, test.items);
-  progress_.note(fmt::format("Step 0: validation {}, test {}", percent(record.val_accuracy),
-                             percent(record.test_accuracy)));
-  return record;
+  start_test(records, "test, step 0", [this](const StepRecord& written) {
+    progress_.note(fmt::format("Step 0: validation {}, test {}", percent(written.val_accuracy),
+                               percent(written.test_accuracy)));
+  });
 }
 
 void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
@@ -202,9 +287,18 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
         }
       }
       if (auto reason = engines_.guard->stop_reason()) std::rethrow_exception(reason);
-      records.push_back(train_step(step, epoch, batch, prompt, optimizer, records.back()));
+      StepRecord next = train_step(step, epoch, batch, prompt, optimizer, records.back());
+      complete_test(records);  // the previous step's, which overlapped this one
+      records.push_back(std::move(next));
+      start_test(records, fmt::format("step {} test", step), [this](const StepRecord& written) {
+        events_.step(written.step, written.val_accuracy, written.test_accuracy, written.reverted);
+        progress_.note(fmt::format(
+            "Step {}: validation {}{}, test {}", written.step, percent(written.val_accuracy),
+            written.reverted ? " (reverted)" : "", percent(written.test_accuracy)));
+      });
     }
   }
+  complete_test(records);
   if (flags_.optimizer.keep_best && !optimizer.optimizer->best_values().empty()) {
     optimizer.optimizer->restore_best();
     best_prompt_ = prompt.value();
@@ -223,22 +317,19 @@ void OptimizeRun::train_search(Variable& prompt, std::vector<StepRecord>& record
                                      tagger_.tag(engines_.backward, {"", "prompt"}), dir_,
                                      flags_.concurrency, flags_.seed);
   prompt.set_value(s.best_prompt);
-  StepRecord record;
+  complete_test(records);  // step 0's, which overlapped the search
+  StepRecord& record = records.emplace_back();
   record.step = 1;
   record.epoch = 1;
   record.prompt = s.best_prompt;
   record.val_accuracy = s.best_val;
   record.note = fmt::format("gepa: {} proposals, {} candidates, {} metric calls", s.proposals,
                             s.candidates, s.metric_calls);
-  Evaluation test = evaluate_prompt(engines_.forward, record.prompt, task_.splits.test, scorer_,
-                                    progress_, "best candidate test", &tagger_);
-  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
-  record.test_scores = test.scores;
-  record.time = iso_time_now();
-  write_step(record, test.items);
-  progress_.note(fmt::format("Search: {}; best validation {}, test {}", record.note,
-                             percent(record.val_accuracy), percent(record.test_accuracy)));
-  records.push_back(record);
+  start_test(records, "best candidate test", [this](const StepRecord& written) {
+    progress_.note(fmt::format("Search: {}; best validation {}, test {}", written.note,
+                               percent(written.val_accuracy), percent(written.test_accuracy)));
+  });
+  complete_test(records);  // the last step: nothing to overlap
 }
 
 StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t>& batch,
@@ -303,17 +394,7 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
                                                                               : "accepted";
   record.parameters.push_back(std::move(parameter));
   record.prompt = prompt.value();
-  Evaluation test = evaluate_prompt(engines_.forward, record.prompt, task_.splits.test, scorer_,
-                                    progress_, fmt::format("step {} test", step), &tagger_);
-  if (!task_.splits.test.empty()) record.test_accuracy = test.accuracy;
-  record.test_scores = test.scores;
-  record.time = iso_time_now();
   record.optimizer = step_record(report, optimizer).dump();
-  write_step(record, test.items);
-  events_.step(step, record.val_accuracy, record.test_accuracy, record.reverted);
-  progress_.note(fmt::format("Step {}: validation {}{}, test {}", step,
-                             percent(record.val_accuracy), record.reverted ? " (reverted)" : "",
-                             percent(record.test_accuracy)));
   return record;
 }
 
@@ -324,6 +405,7 @@ int OptimizeRun::finish(const std::vector<StepRecord>& records, const std::strin
                                                      : records.back().prompt;
   if (engines_.pool) dir_.append_event(endpoint_usage_event(*engines_.pool, *engines_.ledger));
   events_.session(started_at_, wall_seconds, outcome);
+  events_.flush();  // the reports read the event log
   dir_.write_file("final_prompt.txt", final_prompt + "\n");
   const RunSummary summary = load_summary(dir_);
   write_reports(dir_, summary);

@@ -3,6 +3,8 @@
 // validation-gated revert, a test evaluation after each step).
 #pragma once
 
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "evaluate.h"
 #include "events.h"
 #include "interrupt.h"
 #include "optimizer_options.h"
@@ -36,12 +39,25 @@ class OptimizeRun {
   int run();
 
  private:
+  // records.back() waits for its test evaluation (Note [Pipelined protocol]).
+  struct PendingTest {
+    std::future<Evaluation> result;
+    std::function<void(const StepRecord&)> announce;  // after its files are written
+  };
+
   std::vector<StepRecord> load_records() const;
-  StepRecord evaluate_step0();
+  void evaluate_step0(std::vector<StepRecord>& records);
   void train(Variable& prompt, std::vector<StepRecord>& records);
   void train_search(Variable& prompt, std::vector<StepRecord>& records);
   StepRecord train_step(int step, int epoch, const std::vector<size_t>& batch, Variable& prompt,
                         RunOptimizer& optimizer, const StepRecord& previous);
+  // Starts records.back()'s test evaluation (and, sequentially, waits for it and writes it).
+  void start_test(std::vector<StepRecord>& records, const std::string& label,
+                  std::function<void(const StepRecord&)> announce);
+  // Waits for the test in flight, if any, and writes its step; pops it if the test failed.
+  void complete_test(std::vector<StepRecord>& records);
+  // complete_test() on a stop: the run's own error is the one to report.
+  void settle_test(std::vector<StepRecord>& records) noexcept;
   void write_step(const StepRecord& record, const std::vector<ItemRecord>& test_items);
   void observe(const TracedCall& call);
   std::string take_update_answers();
@@ -56,6 +72,9 @@ class OptimizeRun {
   std::vector<double> step0_val_scores_;    // spares the gate its first validation
   std::optional<std::string> best_prompt_;  // --keep-best: the final prompt
   Progress progress_;
+  Progress overlapped_progress_;  // quiet: an overlapped test must not redraw the status line
+  const bool sequential_;         // TEXTGRAD_SEQUENTIAL_PROTOCOL=1
+  std::optional<PendingTest> pending_test_;
   Trace trace_;
   SelfSignalHook hook_;
   CallTagger tagger_;

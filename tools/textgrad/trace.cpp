@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "run_dir.h"
@@ -123,9 +125,14 @@ Trace::Trace(const std::filesystem::path& file, TraceLevel level) : level_(level
     sqlite3_close(db_);
     throw Error(fmt::format("cannot write the trace '{}': {}", file.string(), text));
   }
+  writer_ =
+      std::make_unique<util::BatchWriter<Row>>([this](std::vector<Row>& rows) { write(rows); });
 }
 
-Trace::~Trace() { sqlite3_close(db_); }
+Trace::~Trace() {
+  writer_.reset();  // writes what is queued
+  sqlite3_close(db_);
+}
 
 std::int64_t Trace::text_id(const std::string& text) {
   if (text.empty()) return 0;
@@ -146,55 +153,108 @@ std::int64_t Trace::text_id(const std::string& text) {
   return sqlite3_last_insert_rowid(db_);
 }
 
+struct Trace::Row {
+  std::string time;
+  int step = 0;
+  Phase phase = Phase::kOther;
+  CallTags tags;
+  std::string engine;
+  std::string model;
+  std::string system_prompt;  // the texts are empty below TraceLevel::kFull
+  std::string request;
+  std::string answer;
+  std::int64_t request_chars = 0;
+  std::int64_t answer_chars = 0;
+  Usage usage;
+  bool cache_hit = false;
+  bool ok = false;
+  std::string error;
+  double latency_ms = 0;
+};
+
 void Trace::record(const TracedCall& call) {
   if (level_ == TraceLevel::kNone) return;
-  std::lock_guard lock(mu_);
-  if (!error_.empty()) return;
-  const std::string request = call.request.user_text();
-  const std::string& answer = call.outcome.ok() ? call.outcome.response.text : std::string();
+  const Response& response = call.outcome.response;
+  Row row;
+  row.time = iso_time_now();
+  row.step = call.step;
+  row.phase = call.request.phase;
+  row.tags = call.tags;
+  row.engine = call.info.name;
+  row.model = response.model.empty() ? call.info.model : response.model;
+  row.request = call.request.user_text();
+  row.request_chars = static_cast<std::int64_t>(row.request.size());
+  row.ok = call.outcome.ok();
+  if (row.ok) row.answer_chars = static_cast<std::int64_t>(response.text.size());
+  if (level_ == TraceLevel::kFull) {
+    row.system_prompt = call.request.system_prompt;
+    if (row.ok) row.answer = response.text;
+  } else {
+    row.request.clear();
+  }
+  row.usage = response.usage;
+  row.cache_hit = response.from_cache;
+  row.error = error_text(call.outcome);
+  row.latency_ms = response.latency_ms;
+  writer_->push(std::move(row));
+}
+
+// One transaction per batch.
+void Trace::write(std::vector<Row>& rows) {
+  {
+    std::lock_guard lock(error_mu_);
+    if (!error_.empty()) return;
+  }
   try {
     sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
-    const bool texts = level_ == TraceLevel::kFull;
-    const std::int64_t system_id = texts ? text_id(call.request.system_prompt) : 0;
-    const std::int64_t request_id = texts ? text_id(request) : 0;
-    const std::int64_t answer_id = texts ? text_id(answer) : 0;
     Statement insert(db_,
                      "INSERT INTO calls (time, step, phase, item, parameter, engine, model, "
                      "system_id, request_id, answer_id, request_chars, answer_chars, "
                      "input_tokens, output_tokens, cache_hit, ok, error, latency_ms) VALUES "
                      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     sqlite3_stmt* s = insert.get();
-    const Response& response = call.outcome.response;
-    bind_text(s, 1, iso_time_now());
-    sqlite3_bind_int(s, 2, call.step);
-    bind_text(s, 3, to_string(call.request.phase));
-    bind_text(s, 4, call.tags.item);
-    bind_text(s, 5, call.tags.parameter);
-    bind_text(s, 6, call.info.name);
-    bind_text(s, 7, response.model.empty() ? call.info.model : response.model);
-    bind_id(s, 8, system_id);
-    bind_id(s, 9, request_id);
-    bind_id(s, 10, answer_id);
-    sqlite3_bind_int64(s, 11, static_cast<std::int64_t>(request.size()));
-    sqlite3_bind_int64(s, 12, static_cast<std::int64_t>(answer.size()));
-    sqlite3_bind_int64(s, 13, response.usage.input_tokens);
-    sqlite3_bind_int64(s, 14, response.usage.output_tokens);
-    sqlite3_bind_int(s, 15, response.from_cache ? 1 : 0);
-    sqlite3_bind_int(s, 16, call.outcome.ok() ? 1 : 0);
-    bind_text(s, 17, error_text(call.outcome));
-    sqlite3_bind_double(s, 18, response.latency_ms);
-    if (sqlite3_step(s) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
+    for (const Row& row : rows) {
+      const std::int64_t system_id = text_id(row.system_prompt);
+      const std::int64_t request_id = text_id(row.request);
+      const std::int64_t answer_id = text_id(row.answer);
+      sqlite3_reset(s);
+      bind_text(s, 1, row.time);
+      sqlite3_bind_int(s, 2, row.step);
+      bind_text(s, 3, to_string(row.phase));
+      bind_text(s, 4, row.tags.item);
+      bind_text(s, 5, row.tags.parameter);
+      bind_text(s, 6, row.engine);
+      bind_text(s, 7, row.model);
+      bind_id(s, 8, system_id);
+      bind_id(s, 9, request_id);
+      bind_id(s, 10, answer_id);
+      sqlite3_bind_int64(s, 11, row.request_chars);
+      sqlite3_bind_int64(s, 12, row.answer_chars);
+      sqlite3_bind_int64(s, 13, row.usage.input_tokens);
+      sqlite3_bind_int64(s, 14, row.usage.output_tokens);
+      sqlite3_bind_int(s, 15, row.cache_hit ? 1 : 0);
+      sqlite3_bind_int(s, 16, row.ok ? 1 : 0);
+      bind_text(s, 17, row.error);
+      sqlite3_bind_double(s, 18, row.latency_ms);
+      if (sqlite3_step(s) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
+    }
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
       throw Error(sqlite3_errmsg(db_));
     }
   } catch (const std::exception& e) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    std::lock_guard lock(error_mu_);
     error_ = fmt::format("cannot write the trace: {}", e.what());
   }
 }
 
-void Trace::check_writes() const {
-  std::lock_guard lock(mu_);
+void Trace::flush() {
+  if (writer_) writer_->flush();
+}
+
+void Trace::check_writes() {
+  flush();
+  std::lock_guard lock(error_mu_);
   if (!error_.empty()) throw Error(error_);
 }
 
@@ -214,12 +274,15 @@ class TaggedEngine : public Engine {
 
   void submit(Request request, std::function<void(Outcome)> done) override {
     auto shared = std::make_shared<Request>(request);
-    inner_->submit(std::move(request),
-                   [shared, step = step_->load(), tags = tags_, info = info_, observer = observer_,
-                    done = std::move(done)](Outcome outcome) {
-                     observer({step, tags, info, *shared, outcome});
-                     done(std::move(outcome));
-                   });
+    inner_->submit(std::move(request), [shared, step = step_->load(), tags = tags_, info = info_,
+                                        observer = observer_, done = std::move(done),
+                                        start = std::chrono::steady_clock::now()](Outcome outcome) {
+      const double latency_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      observer({step, tags, info, *shared, outcome, latency_ms});
+      done(std::move(outcome));
+    });
   }
 
  private:
@@ -234,6 +297,12 @@ class TaggedEngine : public Engine {
 
 EnginePtr CallTagger::tag(EnginePtr inner, CallTags tags) const {
   return std::make_shared<TaggedEngine>(std::move(inner), std::move(tags), observer_, step_);
+}
+
+CallTagger CallTagger::at_step(int step) const {
+  CallTagger fixed(observer_);
+  fixed.set_step(step);
+  return fixed;
 }
 
 }  // namespace tg::cli

@@ -17,8 +17,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "textgrad/engine.h"
+#include "util/batch_writer.h"
 
 struct sqlite3;
 
@@ -40,28 +42,36 @@ struct TracedCall {
   const EngineInfo& info;
   const Request& request;
   const Outcome& outcome;
+  double latency_ms = 0;  // from the tagged submit to the answer
 };
 
-// Thread-safe.
+// Thread-safe. record() only copies the call; a writer thread stores what arrived together in
+// one transaction (Note [Writes off the I/O thread] in src/util/batch_writer.h).
 class Trace {
  public:
   // Opens or continues `file` (nothing is opened for kNone). Throws tg::Error if it cannot.
   Trace(const std::filesystem::path& file, TraceLevel level);
-  ~Trace();
+  ~Trace();  // writes what was recorded
   Trace(const Trace&) = delete;
   Trace& operator=(const Trace&) = delete;
 
   void record(const TracedCall& call);
-  // Throws the first write failure, if any (recording never throws: it runs on engine
-  // threads).
-  void check_writes() const;
+  // Returns once every call recorded before is written.
+  void flush();
+  // Writes what was recorded, then throws the first write failure, if any (recording never
+  // throws: it runs on engine threads).
+  void check_writes();
+
+  struct Row;
 
  private:
-  std::int64_t text_id(const std::string& text);  // mu_ held
+  void write(std::vector<Row>& rows);             // the writer thread
+  std::int64_t text_id(const std::string& text);  // the writer thread
   TraceLevel level_;
-  mutable std::mutex mu_;
   sqlite3* db_ = nullptr;
+  mutable std::mutex error_mu_;
   std::string error_;
+  std::unique_ptr<util::BatchWriter<Row>> writer_;
 };
 
 // Tags calls and hands each finished one to an observer (the trace, the step recorder).
@@ -70,8 +80,12 @@ class CallTagger {
   using Observer = std::function<void(const TracedCall&)>;
   explicit CallTagger(Observer observer) : observer_(std::move(observer)) {}
 
+  // Calls submitted from now on belong to `step`.
   void set_step(int step) { step_->store(step); }
   int step() const { return step_->load(); }
+  // A tagger with the same observer whose calls all belong to `step`, whatever set_step()
+  // says later: for work that overlaps the next step (Note [Pipelined protocol]).
+  CallTagger at_step(int step) const;
   // `inner` with every call tagged; the observer runs before the caller's callback.
   EnginePtr tag(EnginePtr inner, CallTags tags) const;
 
