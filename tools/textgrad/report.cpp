@@ -797,6 +797,8 @@ std::string html_search(const RunSummary& summary) {
         p.metric_calls);
   }
   return out + "</table>\n</details>\n";
+}
+
 // Per-endpoint usage of a pool (--endpoint); empty without one.
 std::string endpoints_section(const std::vector<EndpointUsage>& endpoints, bool html) {
   if (endpoints.empty()) return {};
