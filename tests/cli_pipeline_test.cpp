@@ -108,7 +108,8 @@ struct Texts {
 
 Texts texts_of(const fake::RecordedRequest& request) {
   Texts texts;
-  for (const json& message : request.json()["messages"]) {
+  const json body = request.json();  // not a temporary: the loop reads into it
+  for (const json& message : body["messages"]) {
     std::string content;  // a string, or an array of parts
     if (message["content"].is_string()) content = message["content"];
     if (message["content"].is_array()) {
