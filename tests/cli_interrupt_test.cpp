@@ -15,7 +15,7 @@ using testing::ProcessResult;
 
 class CliInterruptTest : public testing::CliFixture {
  protected:
-  CliInterruptTest() : CliFixture("sk-interrupt-test-key-4242") {}
+  CliInterruptTest() : CliFixture("fake-interrupt-test-key-4242") {}
 };
 
 TEST_F(CliInterruptTest, CtrlCDuringEvalLosesNoAnswerAndARerunPaysOnlyForTheRest) {

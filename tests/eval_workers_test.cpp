@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli_fixture.h"
+#include "support/gate.h"
 #include "support/redis_server.h"
 
 namespace tg {
@@ -138,23 +139,7 @@ TEST_F(EvalWorkersTest, TwoWorkersGiveTheStepFilesAndCountsOfASingleProcessRun) 
 
 // Holds every answer until opened, counting arrivals, so the test knows a job is in flight
 // without sleeping.
-struct Gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  int arrived = 0;
-  void wait_for_arrivals(int n) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return arrived >= n; });
-  }
-  void release() {
-    {
-      std::lock_guard lock(mu);
-      open = true;
-    }
-    cv.notify_all();
-  }
-};
+using testing::Gate;
 
 TEST_F(EvalWorkersTest, AWorkerKilledMidJobLosesAndDuplicatesNothing) {
   SKIP_WITHOUT_REDIS();

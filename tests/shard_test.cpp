@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fake_llm_server.h"
+#include "support/gate.h"
 #include "support/mock_model.h"
 #include "support/process.h"
 #include "support/redis_server.h"
@@ -148,23 +149,7 @@ TEST_F(ScaleCliTest, TwoProcessesSharingRedisSendEachRequestOnce) {
 
 // Holds every answer until opened, counting arrivals, so the test knows requests are in
 // flight without sleeping.
-struct Gate {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool open = false;
-  int arrived = 0;
-  void wait_for_arrivals(int n) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return arrived >= n; });
-  }
-  void release() {
-    {
-      std::lock_guard lock(mu);
-      open = true;
-    }
-    cv.notify_all();
-  }
-};
+using testing::Gate;
 
 TEST_F(ScaleCliTest, KillingOneProcessMidFlightLosesAndDuplicatesNothingInTheOther) {
   SKIP_WITHOUT_REDIS();

@@ -1,0 +1,28 @@
+// A gate a fake server's script can hold requests at: the test waits until N requests have
+// arrived (the script increments `arrived` under `mu` and notifies), then opens it.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+
+namespace tg::testing {
+
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  int arrived = 0;
+  void wait_for_arrivals(int n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return arrived >= n; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+}  // namespace tg::testing
