@@ -63,7 +63,7 @@ std::string error_text(const Outcome& outcome) {
   }
 }
 
-// A statement prepared for one use.
+// A prepared statement, reused (reset) for every row.
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) {
@@ -72,7 +72,14 @@ class Statement {
     }
   }
   ~Statement() { sqlite3_finalize(stmt_); }
-  sqlite3_stmt* get() const { return stmt_; }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  // The statement, reset and with its bindings cleared.
+  sqlite3_stmt* get() const {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    return stmt_;
+  }
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
@@ -95,6 +102,20 @@ void bind_id(sqlite3_stmt* stmt, int index, std::int64_t id) {
 }
 
 }  // namespace
+
+struct Trace::Statements {
+  explicit Statements(sqlite3* db)
+      : find_text(db, "SELECT id, text FROM texts WHERE hash = ?"),
+        insert_text(db, "INSERT INTO texts (hash, text) VALUES (?, ?)"),
+        insert_call(db,
+                    "INSERT INTO calls (time, step, phase, item, parameter, engine, model, "
+                    "system_id, request_id, answer_id, request_chars, answer_chars, "
+                    "input_tokens, output_tokens, cache_hit, ok, error, latency_ms) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") {}
+  Statement find_text;
+  Statement insert_text;
+  Statement insert_call;
+};
 
 TraceLevel parse_trace_level(const std::string& flag) {
   if (flag == "full") return TraceLevel::kFull;
@@ -125,31 +146,40 @@ Trace::Trace(const std::filesystem::path& file, TraceLevel level) : level_(level
     sqlite3_close(db_);
     throw Error(fmt::format("cannot write the trace '{}': {}", file.string(), text));
   }
+  try {
+    statements_ = std::make_unique<Statements>(db_);
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
   writer_ =
       std::make_unique<util::BatchWriter<Row>>([this](std::vector<Row>& rows) { write(rows); });
 }
 
 Trace::~Trace() {
   writer_.reset();  // writes what is queued
+  statements_.reset();
   sqlite3_close(db_);
 }
 
 std::int64_t Trace::text_id(const std::string& text) {
   if (text.empty()) return 0;
   const auto hash = static_cast<std::int64_t>(std::hash<std::string>{}(text));
-  Statement find(db_, "SELECT id, text FROM texts WHERE hash = ?");
-  sqlite3_bind_int64(find.get(), 1, hash);
-  while (sqlite3_step(find.get()) == SQLITE_ROW) {
-    const auto* stored = reinterpret_cast<const char*>(sqlite3_column_text(find.get(), 1));
-    const int size = sqlite3_column_bytes(find.get(), 1);
+  sqlite3_stmt* find = statements_->find_text.get();
+  sqlite3_bind_int64(find, 1, hash);
+  while (sqlite3_step(find) == SQLITE_ROW) {
+    const auto* stored = reinterpret_cast<const char*>(sqlite3_column_text(find, 1));
+    const int size = sqlite3_column_bytes(find, 1);
     if (text.compare(0, std::string::npos, stored, static_cast<size_t>(size)) == 0) {
-      return sqlite3_column_int64(find.get(), 0);
+      const std::int64_t id = sqlite3_column_int64(find, 0);
+      sqlite3_reset(find);  // an unfinished read would hold its snapshot
+      return id;
     }
   }
-  Statement insert(db_, "INSERT INTO texts (hash, text) VALUES (?, ?)");
-  sqlite3_bind_int64(insert.get(), 1, hash);
-  bind_text(insert.get(), 2, text);
-  if (sqlite3_step(insert.get()) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
+  sqlite3_stmt* insert = statements_->insert_text.get();
+  sqlite3_bind_int64(insert, 1, hash);
+  bind_text(insert, 2, text);
+  if (sqlite3_step(insert) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
   return sqlite3_last_insert_rowid(db_);
 }
 
@@ -207,17 +237,11 @@ void Trace::write(std::vector<Row>& rows) {
   }
   try {
     sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
-    Statement insert(db_,
-                     "INSERT INTO calls (time, step, phase, item, parameter, engine, model, "
-                     "system_id, request_id, answer_id, request_chars, answer_chars, "
-                     "input_tokens, output_tokens, cache_hit, ok, error, latency_ms) VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    sqlite3_stmt* s = insert.get();
     for (const Row& row : rows) {
       const std::int64_t system_id = text_id(row.system_prompt);
       const std::int64_t request_id = text_id(row.request);
       const std::int64_t answer_id = text_id(row.answer);
-      sqlite3_reset(s);
+      sqlite3_stmt* s = statements_->insert_call.get();
       bind_text(s, 1, row.time);
       sqlite3_bind_int(s, 2, row.step);
       bind_text(s, 3, to_string(row.phase));

@@ -63,12 +63,14 @@ class Trace {
   void check_writes();
 
   struct Row;
+  struct Statements;
 
  private:
   void write(std::vector<Row>& rows);             // the writer thread
   std::int64_t text_id(const std::string& text);  // the writer thread
   TraceLevel level_;
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Statements> statements_;  // prepared once: preparing cost more than writing
   mutable std::mutex error_mu_;
   std::string error_;
   std::unique_ptr<util::BatchWriter<Row>> writer_;
