@@ -1,6 +1,8 @@
 // The Optimizer interface: state round trips, REVOLVE's history, gates, keep-best and budgets.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "support/workloads.h"
 #include "textgrad/textgrad.h"
 
@@ -178,6 +180,43 @@ TEST(OptimizerState, BadStateIsRejected) {
   EXPECT_THROW(tgd.load_state(R"({"optimizer":"revolve","parameters":[]})"), InvalidArgument);
   EXPECT_THROW(tgd.load_state(R"({"optimizer":"tgd","parameters":[]})"), InvalidArgument);
   EXPECT_NO_THROW(tgd.load_state(tgd.state()));
+}
+
+// (past values, past feedback) remembered for the first parameter, from state().
+std::pair<size_t, size_t> remembered(const Optimizer& optimizer) {
+  const nlohmann::json state = nlohmann::json::parse(optimizer.state());
+  const nlohmann::json& parameter = state.at("parameters").at(0);
+  return {parameter.at("past_values").size(), parameter.at("past_feedback").size()};
+}
+
+TEST(TGD, RemembersOnlyWhatItsWindowsShowSoTheStateStopsGrowing) {
+  auto engine = testing::scripted_engine();
+  Variable answer("v0", "answer");
+  TGDOptions options;
+  options.momentum = 3;  // the current value and two past ones
+  options.gradient_memory = 2;
+  TGD tgd({answer}, engine, options);
+  train(tgd, engine, answer, 8);
+  EXPECT_EQ(remembered(tgd), std::make_pair(size_t{2}, size_t{2}));
+  // The windows still show the newest values and feedback.
+  const std::string last = updates(*engine).back().user_text();
+  EXPECT_TRUE(contains(last, "answer at step 3: "));
+  EXPECT_TRUE(contains(last, "<FEEDBACK-2>"));
+  EXPECT_FALSE(contains(last, "<FEEDBACK-3>"));
+
+  Variable plain_answer("v0", "answer");
+  TGD plain({plain_answer}, engine);  // no windows: nothing to remember
+  train(plain, engine, plain_answer, 3);
+  EXPECT_EQ(remembered(plain), std::make_pair(size_t{0}, size_t{0}));
+}
+
+TEST(Revolve, KeepsTheWholeTrajectory) {
+  auto engine = testing::scripted_engine();
+  Variable answer("v0", "answer");
+  Revolve revolve({answer}, engine);
+  train(revolve, engine, answer, 6);
+  EXPECT_EQ(remembered(revolve).first, 6u);
+  EXPECT_TRUE(contains(updates(*engine).back().user_text(), "answer at step 1: v0"));
 }
 
 TEST(Revolve, UpdateShowsTheTrajectoryWithItsInstructions) {

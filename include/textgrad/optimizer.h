@@ -126,8 +126,12 @@ class TextualGradientDescent : public Optimizer {
   Request update_request(const Variable& parameter) const;
 
  protected:
-  // The values a parameter had before each of its accepted updates, oldest first.
+  // The values a parameter had before each of its accepted updates, oldest first: the last
+  // values_kept() of them (older ones are dropped, so state() stays the same size however
+  // long a run is). Feedback is kept for the last TGDOptions::gradient_memory steps only.
   std::vector<std::string> past_values(size_t index) const;
+  // TGD keeps the momentum window; REVOLVE, which shows the whole trajectory, keeps all.
+  virtual size_t values_kept() const;
   // Overridden by REVOLVE: the system prompt template, and the sections after the feedback.
   virtual const char* system_template() const { return "optimizer_system"; }
   virtual std::string history_sections(size_t index, const Variable& parameter,
@@ -190,6 +194,7 @@ class Revolve : public TextualGradientDescent {
 
  protected:
   const char* system_template() const override { return "revolve_optimizer_system"; }
+  size_t values_kept() const override;
   std::string history_sections(size_t index, const Variable& parameter, const std::string& role,
                                std::vector<std::string>& notes) const override;
 

@@ -1,5 +1,7 @@
 // REVOLVE: TGD with the parameter's trajectory in the update request (and optionally in the
 // feedback requests). See docs/optimizers.md for which prompt carries what.
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "textgrad/budget.h"
@@ -22,6 +24,8 @@ Revolve::Revolve(std::vector<Variable> parameters, EnginePtr engine, RevolveOpti
         "of tokens");
   }
 }
+
+size_t Revolve::values_kept() const { return std::numeric_limits<size_t>::max(); }
 
 // Note [History budget]
 // The newest values matter most for reading the trajectory, so the oldest are left out first;

@@ -21,6 +21,10 @@ std::vector<T> last_n(const std::vector<T>& items, int n) {
   return std::vector<T>(items.end() - count, items.end());
 }
 
+void keep_last(std::vector<std::string>& items, size_t n) {
+  if (items.size() > n) items.erase(items.begin(), items.end() - static_cast<std::ptrdiff_t>(n));
+}
+
 // Pieces of feedback shorter than this are not worth sending: leave the piece out instead.
 constexpr size_t kMinFeedbackChars = 100;
 
@@ -101,6 +105,10 @@ size_t TextualGradientDescent::index_of(const Variable& parameter) const {
   }
   throw InvalidArgument(
       fmt::format("{} is not a parameter of this optimizer", parameter.describe()));
+}
+
+size_t TextualGradientDescent::values_kept() const {
+  return static_cast<size_t>(std::max(0, options_.momentum - 1));
 }
 
 std::vector<std::string> TextualGradientDescent::past_values(size_t index) const {
@@ -368,8 +376,11 @@ UpdateOutcome TextualGradientDescent::update(size_t index) {
   }
   {
     std::lock_guard lock(history_mu_);
-    history_[index].values.push_back(outcome.old_value);
-    history_[index].feedback.push_back(parameter.gradient_text());
+    History& history = history_[index];
+    history.values.push_back(outcome.old_value);
+    history.feedback.push_back(parameter.gradient_text());
+    keep_last(history.values, values_kept());
+    keep_last(history.feedback, static_cast<size_t>(std::max(0, options_.gradient_memory)));
   }
   outcome.new_value = *value;
   parameter.set_value(*value);
