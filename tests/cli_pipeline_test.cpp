@@ -8,14 +8,17 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "support/cli_fixture.h"
 #include "support/fake_llm_server.h"
@@ -251,6 +254,55 @@ TEST_F(PipelineTest, PipelinedAndSequentialRunsRecordTheSameSteps) {
   // Every call is counted at its own step, whichever step was running when it was answered.
   EXPECT_EQ(calls_by_step(pipelined), calls_by_step(sequential));
   EXPECT_EQ(traced_calls(pipelined), traced_calls(sequential));
+}
+
+// Requests in flight over time: +1 when one arrives, -1 when it is answered, with its user
+// text. Owned by the script (Note [Script lifetime]).
+struct InFlightLog {
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> changes;
+  void add(int change, const std::string& user) {
+    std::lock_guard lock(mu);
+    changes.emplace_back(change, user);
+  }
+  // The most requests with a user text in `inputs` that were ever in flight at once.
+  int peak_of(const std::set<std::string>& inputs) {
+    std::lock_guard lock(mu);
+    int now = 0;
+    int peak = 0;
+    for (const auto& [change, user] : changes) {
+      if (!inputs.contains(user)) continue;
+      now += change;
+      peak = std::max(peak, now);
+    }
+    return peak;
+  }
+};
+
+// Note [Room for the chain] in tools/textgrad/optimize_run.cpp: at 8 in flight the overlapped
+// test leaves two slots to the training chain (a quarter of 8, less than the batch of 3).
+TEST_F(PipelineTest, AnOverlappedTestLeavesRoomForTheTrainingChain) {
+  auto log = std::make_shared<InFlightLog>();
+  server_->set_script([log, model = mock_with_bad_prompts()](const fake::RecordedRequest& r) {
+    const std::string user = texts_of(r).user;
+    log->add(+1, user);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // answers overlap
+    log->add(-1, user);
+    return model(r);
+  });
+  const std::string run_dir = dir_.file("room");
+  std::vector<std::string> args = optimize_args(run_dir, 3);
+  *(std::find(args.begin(), args.end(), "--test-size") + 1) = "40";
+  args.insert(args.end(), {"--max-in-flight", "8"});
+  ProcessResult r = run(args, cache("room-cache"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  std::set<std::string> test_inputs;
+  std::istringstream lines(testing::read_text(run_dir + "/steps/test_0000.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) test_inputs.insert(json::parse(line)["input"]);
+  ASSERT_EQ(test_inputs.size(), 40u);
+  EXPECT_EQ(log->peak_of(test_inputs), 6);
 }
 
 TEST_F(PipelineTest, AKillDuringAnOverlappedTestResumesToTheSameRun) {

@@ -74,6 +74,7 @@ class OptimizeRun {
   Progress progress_;
   Progress overlapped_progress_;  // quiet: an overlapped test must not redraw the status line
   const bool sequential_;         // TEXTGRAD_SEQUENTIAL_PROTOCOL=1
+  EnginePtr test_engine_;         // Note [Room for the chain]
   std::optional<PendingTest> pending_test_;
   Trace trace_;
   SelfSignalHook hook_;
