@@ -131,32 +131,86 @@ Warn EventLog::warner(Progress& progress) {
   };
 }
 
+namespace {
+
+// What the totals need from one event line, read through nlohmann's SAX interface: a report
+// reads every call line of the run, and building a DOM per line cost more than the rest of the
+// report together. Fields missing or of another type keep their defaults, as json::value()
+// gave them; nested values (none in call and session lines) are skipped.
+struct EventLine : nlohmann::json_sax<json> {
+  std::string type;
+  std::string phase = "other";
+  int step = 0;
+  CallRecord record;
+  double wall_seconds = 0;
+
+  bool null() override { return true; }
+  bool boolean(bool value) override {
+    if (depth_ != 1) return true;
+    if (key_ == "priced") record.priced = value;
+    if (key_ == "cache_hit") record.from_cache = value;
+    if (key_ == "ok") record.ok = value;
+    return true;
+  }
+  bool number_integer(number_integer_t value) override { return number(value); }
+  bool number_unsigned(number_unsigned_t value) override {
+    return number(static_cast<double>(value));
+  }
+  bool number_float(number_float_t value, const string_t&) override { return number(value); }
+  bool string(string_t& value) override {
+    if (depth_ != 1) return true;
+    if (key_ == "type") type = std::move(value);
+    if (key_ == "phase") phase = std::move(value);
+    return true;
+  }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return ++depth_, true; }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return ++depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(string_t& name) override {
+    if (depth_ == 1) key_.swap(name);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool number(double value) {
+    if (depth_ != 1) return true;
+    const auto count = static_cast<std::int64_t>(value);
+    if (key_ == "input_tokens") record.usage.input_tokens = count;
+    if (key_ == "output_tokens") record.usage.output_tokens = count;
+    if (key_ == "cached_tokens") record.usage.cached_input_tokens = count;
+    if (key_ == "cost_usd") record.cost_usd = value;
+    if (key_ == "latency_ms") record.latency_ms = value;
+    if (key_ == "wall_seconds") wall_seconds = value;
+    if (key_ == "step") step = static_cast<int>(count);
+    return true;
+  }
+  int depth_ = 0;
+  std::string key_;
+};
+
+}  // namespace
+
 LoggedTotals read_event_totals(const std::string& events_jsonl) {
   LoggedTotals totals;
   std::istringstream lines(events_jsonl);
   std::string line;
   while (std::getline(lines, line)) {
-    const json event = json::parse(line, nullptr, false);
-    if (!event.is_object()) continue;
-    const std::string type = event.value("type", "");
-    if (type == "session") {
-      totals.wall_seconds += event.value("wall_seconds", 0.0);
+    EventLine event;
+    if (!json::sax_parse(line, &event)) continue;  // a torn line
+    if (event.type == "session") {
+      totals.wall_seconds += event.wall_seconds;
       ++totals.sessions;
       continue;
     }
-    if (type != "call") continue;
-    CallRecord record;
-    record.usage = {event.value("input_tokens", std::int64_t{0}),
-                    event.value("output_tokens", std::int64_t{0}),
-                    event.value("cached_tokens", std::int64_t{0})};
-    record.cost_usd = event.value("cost_usd", 0.0);
-    record.priced = event.value("priced", false);
-    record.from_cache = event.value("cache_hit", false);
-    record.ok = event.value("ok", true);
-    record.latency_ms = event.value("latency_ms", 0.0);
-    totals.total.add(record);
-    totals.by_phase[event.value("phase", "other")].add(record);
-    totals.by_step[event.value("step", 0)].add(record);
+    if (event.type != "call") continue;
+    totals.total.add(event.record);
+    totals.by_phase[event.phase].add(event.record);
+    totals.by_step[event.step].add(event.record);
   }
   return totals;
 }
