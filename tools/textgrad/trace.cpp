@@ -164,6 +164,21 @@ Trace::~Trace() {
 
 std::int64_t Trace::text_id(const std::string& text) {
   if (text.empty()) return 0;
+  if (const auto known = known_texts_.find(text); known != known_texts_.end()) {
+    return known->second;
+  }
+  const std::int64_t id = stored_text_id(text);
+  constexpr size_t kKnownTextChars = size_t{8} << 20;
+  if (known_chars_ + text.size() > kKnownTextChars) {
+    known_texts_.clear();
+    known_chars_ = 0;
+  }
+  known_texts_.emplace(text, id);
+  known_chars_ += text.size();
+  return id;
+}
+
+std::int64_t Trace::stored_text_id(const std::string& text) {
   const auto hash = static_cast<std::int64_t>(std::hash<std::string>{}(text));
   sqlite3_stmt* find = statements_->find_text.get();
   sqlite3_bind_int64(find, 1, hash);
@@ -267,6 +282,8 @@ void Trace::write(std::vector<Row>& rows) {
     }
   } catch (const std::exception& e) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    known_texts_.clear();  // some of their ids were rolled back
+    known_chars_ = 0;
     std::lock_guard lock(error_mu_);
     error_ = fmt::format("cannot write the trace: {}", e.what());
   }

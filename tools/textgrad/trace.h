@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "textgrad/engine.h"
@@ -66,11 +67,16 @@ class Trace {
   struct Statements;
 
  private:
-  void write(std::vector<Row>& rows);             // the writer thread
-  std::int64_t text_id(const std::string& text);  // the writer thread
+  void write(std::vector<Row>& rows);                    // the writer thread
+  std::int64_t text_id(const std::string& text);         // the writer thread
+  std::int64_t stored_text_id(const std::string& text);  // the writer thread
   TraceLevel level_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> statements_;  // prepared once: preparing cost more than writing
+  // Texts already in the table, with their ids (the writer thread only): prompts, inputs and
+  // short answers repeat across steps. Cleared when it holds kKnownTextChars.
+  std::unordered_map<std::string, std::int64_t> known_texts_;
+  size_t known_chars_ = 0;
   mutable std::mutex error_mu_;
   std::string error_;
   std::unique_ptr<util::BatchWriter<Row>> writer_;
