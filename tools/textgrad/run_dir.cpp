@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -84,13 +85,21 @@ int take_lock(const fs::path& dir) {
   return fd;
 }
 
+// In bulk: an istreambuf_iterator copies a character at a time, which showed in profiles of
+// reports over large event logs.
+std::string read_all(std::ifstream& in) {
+  std::ostringstream text;
+  text << in.rdbuf();
+  return std::move(text).str();
+}
+
 // Cuts a torn last line off events.jsonl; returns a note saying so, or "".
 std::string repair_events(const fs::path& file) {
   std::error_code error;
   const auto size = fs::file_size(file, error);
   if (error || size == 0) return {};
   std::ifstream in(file, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string text = read_all(in);
   if (text.back() == '\n') return {};
   const size_t keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
   fs::resize_file(file, keep, error);
@@ -189,7 +198,7 @@ void RunDir::write_file(const std::string& name, const std::string& content) con
 std::string RunDir::read_file(const std::string& name) const {
   std::ifstream in(path_ / name, std::ios::binary);
   if (!in) throw Error(fmt::format("cannot read '{}'", (path_ / name).string()));
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return read_all(in);
 }
 
 bool RunDir::has_file(const std::string& name) const { return fs::exists(path_ / name); }
