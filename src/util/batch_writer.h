@@ -1,11 +1,11 @@
 // A thread that writes what other threads hand it, in batches.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <functional>
 #include <mutex>
 #include <thread>

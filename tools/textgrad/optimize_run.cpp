@@ -12,13 +12,13 @@
 #include "report.h"
 #include "run_summary.h"
 #include "search_run.h"
-#include "worker_dispatch.h"
 #include "textgrad/graph.h"
-#include "textgrad/textgrad.h"
 #include "textgrad/limits.h"
+#include "textgrad/textgrad.h"
 #include "util/clip.h"
 #include "util/executor.h"
 #include "util/text.h"
+#include "worker_dispatch.h"
 
 namespace tg::cli {
 namespace {
