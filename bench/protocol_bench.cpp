@@ -27,6 +27,9 @@
 // protocol (its default), its sequential order (TEXTGRAD_SEQUENTIAL_PROTOCOL=1), or both side
 // by side.
 //
+// A last row measures training steps alone (--steps 60 --val-size 0 --test-size 0) at 0 ms:
+// the CPU per call of prompt optimization, whose requests are the longest.
+//
 // The server runs in a forked child process before this process starts any thread; the CLI is
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
 // numbers are.
@@ -71,6 +74,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kSteps = 12;
+constexpr int kTrainingSteps = 60;  // the training-only row: 600 calls
 constexpr int kTrainRoundsPerStep = 4;
 constexpr int kTrainCallsPerStep = 10;
 constexpr int kEvalItems = 100;  // validation and test each
@@ -262,7 +266,8 @@ class Protocol {
   }
 
   Run optimize(int in_flight, const std::string& order,
-               const std::vector<std::string>& wrapper = {}) {
+               const std::vector<std::string>& wrapper = {},
+               const std::vector<std::string>& extra = {}) {
     const std::string run_dir = fmt::format("{}/run-{}", dir_, ++counter_);
     std::vector<std::string> args = wrapper;
     for (const char* a :
@@ -274,6 +279,7 @@ class Protocol {
                                  std::string("--run-dir"), run_dir}) {
       args.push_back(a);
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<std::string> env = env_;
     if (order == "sequential") env.push_back("TEXTGRAD_SEQUENTIAL_PROTOCOL=1");
     Run run = spawn(args, env, run_dir + ".log", server_);
@@ -311,6 +317,23 @@ long threads_created(const std::string& summary_path) {
 }
 
 bool have_strace() { return access("/usr/bin/strace", X_OK) == 0; }
+
+// Prompt-optimization training steps alone (no validation, no test) at 0 ms: their calls carry
+// the longest requests (feedback and update prompts) and run a few at a time.
+void print_training_row(const Settings& s, Protocol& protocol, const Run& start) {
+  const std::vector<std::string> training = {
+      "--steps", std::to_string(kTrainingSteps), "--val-size", "0", "--test-size", "0"};
+  std::vector<Run> fast;
+  for (int i = 0; i < s.runs; ++i) fast.push_back(protocol.optimize(32, "pipelined", {}, training));
+  const Run f = median_by(fast, [](const Run& r) { return r.cpu_s(); });
+  const double per_call = 1e6 / static_cast<double>(std::max<std::int64_t>(1, f.calls));
+  std::printf(
+      "\ntraining steps only (--steps %d --val-size 0 --test-size 0), 0 ms, median of %d: "
+      "%lld calls,\n%.1f us/call (user %.1f, sys %.1f)\n",
+      kTrainingSteps, s.runs, static_cast<long long>(f.calls),
+      (f.cpu_s() - start.cpu_s()) * per_call, (f.user_s - start.user_s) * per_call,
+      (f.sys_s - start.sys_s) * per_call);
+}
 
 void run(const Settings& s) {
   const int max_in_flight = *std::max_element(s.in_flight.begin(), s.in_flight.end());
@@ -366,6 +389,7 @@ void run(const Settings& s) {
       std::fflush(stdout);
     }
   }
+  print_training_row(s, protocol, start);
   std::printf(
       "\nwall/user/sys: median-wall run at %d ms. seq / pipe: critical-path bounds of today's "
       "sequential\norder and of the pipelined protocol (see the header). us/call: CLI CPU per "

@@ -28,13 +28,16 @@ Executor& Executor::shared() {
 }
 
 void Executor::post(std::function<void()> task) {
-  std::lock_guard lock(mu_);
-  queue_.push_back(std::move(task));
-  // Idle workers may not have woken for earlier tasks yet, so compare against the queue.
-  if (static_cast<int>(queue_.size()) > idle_ && static_cast<int>(threads_.size()) < max_threads_) {
-    threads_.emplace_back([this] { work(); });
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(task));
+    // Idle workers may not have woken for earlier tasks yet, so compare against the queue.
+    if (static_cast<int>(queue_.size()) > idle_ &&
+        static_cast<int>(threads_.size()) < max_threads_) {
+      threads_.emplace_back([this] { work(); });
+    }
   }
-  work_cv_.notify_one();
+  work_cv_.notify_one();  // unlocked: the woken worker does not block on mu_ at once
 }
 
 int Executor::threads() const {

@@ -25,7 +25,9 @@ struct TaskGroup::State {
       task = nullptr;
       lock.lock();
       --running;
-      changed.notify_all();
+      // A waiter needs waking only when the group is done: while tasks are queued, this loop
+      // (or another drainer) takes them, and run() wakes the waiter for new ones.
+      if (queue.empty() && running == 0) changed.notify_all();
     }
   }
 
@@ -43,11 +45,18 @@ TaskGroup::TaskGroup(int max_parallel, Executor& executor)
 TaskGroup::~TaskGroup() { wait(); }
 
 void TaskGroup::run(std::function<void()> task) {
-  std::lock_guard lock(state_->mu);
-  state_->queue.push_back(std::move(task));
+  bool post = false;
+  {
+    std::lock_guard lock(state_->mu);
+    state_->queue.push_back(std::move(task));
+    if (state_->drainers < state_->max_parallel) {  // else the drainers will reach it
+      ++state_->drainers;
+      post = true;
+    }
+  }
+  // Both unlocked, so neither the waiter nor the new drainer blocks on mu at once.
   state_->changed.notify_all();  // a waiter may run it before a drainer does
-  if (state_->drainers >= state_->max_parallel) return;  // they will reach it
-  ++state_->drainers;
+  if (!post) return;
   executor_.post([state = state_] {
     std::unique_lock lock(state->mu);
     state->drain(lock);
