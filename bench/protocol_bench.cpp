@@ -34,15 +34,11 @@
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
 // numbers are.
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -50,7 +46,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -59,6 +54,7 @@
 
 #include <fmt/format.h>
 
+#include "server_process.h"
 #include "support/fake_llm_server.h"
 #include "support/mock_model.h"
 
@@ -137,75 +133,9 @@ bool parse(int argc, char** argv, Settings& s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The mock server, in a child process
+// The mock server, in a child process (bench/server_process.h)
 
-struct SharedState {  // MAP_SHARED: the parent steers the child and reads its counter here
-  std::atomic<int> delay_ms{0};
-  std::atomic<std::int64_t> requests{0};
-  std::atomic<int> stop{0};
-};
-static_assert(std::atomic<std::int64_t>::is_always_lock_free, "shared across processes");
-
-[[noreturn]] void run_server_child(SharedState& shared, int port_fd, int threads) try {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed parent
-  {
-    const tg::testing::MockModel model(TEXTGRAD_DATA_DIR, 0);
-    tg::fake::FakeLlmServer server(
-        [&](const tg::fake::RecordedRequest& request) {
-          shared.requests.fetch_add(1);
-          return model(request).with_delay(std::chrono::milliseconds(shared.delay_ms.load()));
-        },
-        threads);
-    const int port = server.port();
-    if (write(port_fd, &port, sizeof port) != sizeof port) _exit(1);
-    close(port_fd);
-    while (!shared.stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  _exit(0);
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "bench server: %s\n", e.what());  // never unwind into the parent's code
-  _exit(1);
-}
-
-class ServerProcess {
- public:
-  explicit ServerProcess(int threads) {  // before this process starts any thread
-    void* memory = mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
-    shared_ = new (memory) SharedState();
-    int fds[2];
-    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-    std::fflush(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      close(fds[0]);
-      run_server_child(*shared_, fds[1], threads);
-    }
-    close(fds[1]);
-    if (read(fds[0], &port_, sizeof port_) != sizeof port_) {
-      throw std::runtime_error("the server child did not start");
-    }
-    close(fds[0]);
-  }
-  ~ServerProcess() {
-    shared_->stop.store(1);
-    waitpid(pid_, nullptr, 0);
-    munmap(shared_, sizeof(SharedState));
-  }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  int port() const { return port_; }
-  void set_delay(int ms) { shared_->delay_ms.store(ms); }
-  std::int64_t requests() const { return shared_->requests.load(); }
-
- private:
-  SharedState* shared_ = nullptr;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+using tg::bench::ServerProcess;
 
 // ---------------------------------------------------------------------------------------------
 // The CLI, in a child process
@@ -337,7 +267,8 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
 
 void run(const Settings& s) {
   const int max_in_flight = *std::max_element(s.in_flight.begin(), s.in_flight.end());
-  ServerProcess server(max_in_flight + 64);  // one server thread per connection, plus headroom
+  // One server thread per connection, plus headroom.
+  ServerProcess server(max_in_flight + 64, tg::testing::MockModel(TEXTGRAD_DATA_DIR, 0));
   char pattern[] = "/tmp/textgrad-protocol-bench-XXXXXX";
   if (!mkdtemp(pattern)) throw std::runtime_error("cannot create a temporary directory");
   Protocol protocol(server, pattern);

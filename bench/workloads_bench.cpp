@@ -8,11 +8,7 @@
 // The server runs in a forked child process so that getrusage(RUSAGE_SELF) in this process
 // counts only our own CPU time. It is a measurement, not a test: the exit code is 0 whatever
 // the numbers are.
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,7 +22,6 @@
 #include <functional>
 #include <future>
 #include <memory>
-#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server_process.h"
 #include "support/fake_llm_server.h"
 #include "support/workloads.h"
 #include "textgrad/cache.h"
@@ -108,18 +104,7 @@ bool parse(int argc, char** argv, Settings& settings) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The server child process
-
-// Lives in MAP_SHARED memory: the parent steers the child and reads its counters here.
-struct SharedState {
-  std::atomic<int> delay_ms{0};
-  std::atomic<std::int64_t> requests{0};
-  std::atomic<int> peak_in_flight{0};
-  std::atomic<std::int64_t> copies{0};  // bumped after every copy of peak_in_flight
-  std::atomic<int> reset_peak{0};       // parent sets, child clears once done
-  std::atomic<int> stop{0};
-};
-static_assert(std::atomic<std::int64_t>::is_always_lock_free, "shared across processes");
+// The server's model
 
 struct Conversation {
   std::string system;
@@ -161,94 +146,12 @@ std::string model_answer(const Conversation& c) {
   return "Reasoning. Answer: 4";
 }
 
-[[noreturn]] void run_server_child(SharedState& shared, int port_fd, int threads) try {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed parent
-  {
-    tg::fake::FakeLlmServer server(
-        [&shared](const tg::fake::RecordedRequest& request) {
-          shared.requests.fetch_add(1);
-          return tg::fake::openai_reply(model_answer(conversation_of(request)))
-              .with_delay(std::chrono::milliseconds(shared.delay_ms.load()));
-        },
-        threads);
-    const int port = server.port();
-    if (write(port_fd, &port, sizeof port) != sizeof port) _exit(1);
-    close(port_fd);
-    // The script cannot see when an answer leaves (the delay runs after it), so the
-    // server's own peak counter is copied out instead.
-    while (!shared.stop.load()) {
-      const bool reset = shared.reset_peak.load() != 0;
-      if (reset) server.reset_peak();
-      shared.peak_in_flight.store(server.peak_in_flight());
-      shared.copies.fetch_add(1);
-      if (reset) shared.reset_peak.store(0);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  _exit(0);
-} catch (const std::exception& e) {
-  // Never unwind into the parent's code: this is a forked copy of it.
-  std::fprintf(stderr, "bench server: %s\n", e.what());
-  _exit(1);
+// The server's answers.
+tg::fake::FakeReply answer(const tg::fake::RecordedRequest& request) {
+  return tg::fake::openai_reply(model_answer(conversation_of(request)));
 }
 
-class ServerProcess {
- public:
-  // Must run before this process creates any thread.
-  explicit ServerProcess(int threads) {
-    void* memory = mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
-    shared_ = new (memory) SharedState();
-    int fds[2];
-    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-    std::fflush(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      close(fds[0]);
-      run_server_child(*shared_, fds[1], threads);
-    }
-    close(fds[1]);
-    if (read(fds[0], &port_, sizeof port_) != sizeof port_) {
-      throw std::runtime_error("the server child did not start");
-    }
-    close(fds[0]);
-  }
-
-  ~ServerProcess() {
-    shared_->stop.store(1);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    munmap(shared_, sizeof(SharedState));
-  }
-
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  int port() const { return port_; }
-  void set_delay(int ms) { shared_->delay_ms.store(ms); }
-  std::int64_t requests() const { return shared_->requests.load(); }
-
-  void reset_peak() {
-    shared_->reset_peak.store(1);
-    while (shared_->reset_peak.load()) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-
-  // Waits for two fresh copies, so the value covers everything that happened before the call.
-  int peak() const {
-    const std::int64_t seen = shared_->copies.load();
-    while (shared_->copies.load() < seen + 2) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return shared_->peak_in_flight.load();
-  }
-
- private:
-  SharedState* shared_ = nullptr;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+using tg::bench::ServerProcess;
 
 // ---------------------------------------------------------------------------------------------
 // Engines and measurements
@@ -548,7 +451,7 @@ void bench_cache(Bench& bench, std::vector<Target>& targets) {
 
 void run(const Settings& settings) {
   // Forked before any thread exists here; one server thread per connection, plus headroom.
-  ServerProcess server(std::max(300, settings.in_flight + 64));
+  ServerProcess server(std::max(300, settings.in_flight + 64), answer);
   server.set_delay(settings.delay_ms);
   Bench bench{server, tg::make_transport(std::max(512, 2 * settings.in_flight)), settings};
 
