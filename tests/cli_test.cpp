@@ -2,9 +2,13 @@
 // answers, including malformed ones, kill-and-resume, bad input and the cache.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <fmt/format.h>
 
 #include "support/cli_fixture.h"
 #include "support/fake_llm_server.h"
@@ -23,7 +27,6 @@ using testing::ProcessResult;
 using testing::TempDir;
 
 constexpr const char* kKey = "fake-test-key-cli-0123456789abcdefghij";
-
 
 class CliTest : public testing::CliFixture {
  protected:
@@ -55,6 +58,26 @@ TEST_F(CliTest, OptimizeRunsEndToEndAndWritesTheRunDirectory) {
     }
   }
   EXPECT_NE(testing::read_text(run_dir + "/report.html").find("<svg"), std::string::npos);
+}
+
+// Not on a terminal, each phase prints one status line when it ends.
+TEST_F(CliTest, ProgressPrintsOneLinePerPhase) {
+  std::vector<std::string> args = optimize_args(dir_.file("run"), 2);
+  args.erase(std::find(args.begin(), args.end(), "--quiet"));
+  ProcessResult r = run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto count = [&](const std::string& prefix) {
+    int n = 0;
+    std::istringstream lines(r.err);
+    for (std::string line; std::getline(lines, line);) n += line.starts_with(prefix);
+    return n;
+  };
+  for (int step = 1; step <= 2; ++step) {
+    EXPECT_EQ(count(fmt::format("[step {}/2 training]", step)), 1) << r.err;
+    // An unchanged prompt is not validated again.
+    EXPECT_LE(count(fmt::format("[step {} validation]", step)), 1) << r.err;
+  }
+  EXPECT_EQ(count("[step 1 validation]"), 1) << r.err;
 }
 
 TEST_F(CliTest, JsonOutputAndJudgeWithMalformedAnswers) {

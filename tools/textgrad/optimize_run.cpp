@@ -354,7 +354,8 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
                                    const StepRecord& previous) {
   Optimizer& optimizer = *run.optimizer;
   tagger_.set_step(step);
-  progress_.begin(fmt::format("step {}/{} training", step, flags_.steps), 0);
+  const std::string label = fmt::format("step {}/{} training", step, flags_.steps);
+  progress_.begin(label, 0);
   optimizer.zero_grad();
   take_update_answers();
   std::vector<Variable> responses;
@@ -372,6 +373,7 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
   dir_.write_file("graph.dot", to_dot(total));
   const std::string feedback = prompt.gradient_text();
   StepReport report = optimizer.step();
+  progress_.begin(label, 0);  // the gate's validation drew lines of its own in between
   progress_.end();
 
   StepRecord record;
