@@ -9,11 +9,14 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "support/workloads.h"
+#include "textgrad/limits.h"
 #include "textgrad/textgrad.h"
 #include "util/executor.h"
 #include "util/task_group.h"
+#include "util/timer.h"
 
 namespace tg {
 namespace {
@@ -170,6 +173,51 @@ TEST(Threads, TrainingLoopStartsNoThreadPerCall) {
   // never one per evaluation.
   EXPECT_LE(static_cast<int>(after.size()) - static_cast<int>(before.size()), new_workers);
   EXPECT_LT(static_cast<int>(used.size()), evaluations / 4);
+}
+
+TEST(Timer, RunsCallbacksInTimeOrderThenInTheOrderTheyWereScheduled) {
+  std::mutex mu;
+  std::vector<int> order;
+  std::promise<void> last;
+  const auto start = detail::Timer::Clock::now();
+  {
+    detail::Timer timer;
+    auto note = [&](int n) {
+      return [&, n] {
+        std::lock_guard lock(mu);
+        order.push_back(n);
+        if (order.size() == 4) last.set_value();
+      };
+    };
+    timer.schedule(start + std::chrono::milliseconds(30), note(3));
+    timer.schedule(start + std::chrono::milliseconds(10), note(1));
+    timer.schedule(start + std::chrono::milliseconds(20), note(2));
+    timer.schedule(start + std::chrono::milliseconds(30), note(4));
+    last.get_future().wait();
+  }
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_GE(detail::Timer::Clock::now() - start, std::chrono::milliseconds(30));
+}
+
+// The system clock's wake-ups (rate-limit waits) share one timer thread: a hundred pending
+// wake-ups start no thread. A sleeper thread per wake-up would show a hundred more here.
+TEST(Threads, RateLimitWakeUpsStartNoThreadEach) {
+  const std::shared_ptr<Clock> clock = system_clock();
+  std::promise<void> warm;
+  clock->wake_at(clock->now(), [&] { warm.set_value(); });  // the timer's thread exists now
+  warm.get_future().wait();
+  const size_t before = live_threads().size();
+  std::atomic<int> woken{0};
+  std::promise<void> all;
+  const auto when = clock->now() + std::chrono::milliseconds(200);
+  for (int i = 0; i < 100; ++i) {
+    clock->wake_at(when, [&] {
+      if (++woken == 100) all.set_value();
+    });
+  }
+  EXPECT_EQ(live_threads().size(), before);
+  all.get_future().wait();
+  EXPECT_GE(clock->now(), when);
 }
 
 }  // namespace

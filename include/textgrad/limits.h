@@ -28,7 +28,8 @@ class Clock {
   virtual void wake_at(TimePoint when, std::function<void()> wake) = 0;
 };
 
-// std::chrono::steady_clock; wake_at uses a short-lived thread per wake-up.
+// std::chrono::steady_clock; wake_at runs its callbacks on one timer thread shared by the
+// process, so they must be short and must not block (as the contract above says).
 std::shared_ptr<Clock> system_clock();
 
 struct RateLimits {

@@ -27,6 +27,7 @@
 
 #include "textgrad/errors.h"
 #include "textgrad/limits.h"
+#include "util/timer.h"
 
 namespace tg {
 namespace {
@@ -54,12 +55,11 @@ class SystemClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
   void wake_at(TimePoint when, std::function<void()> wake) override {
-    // A detached sleeper rather than an owned timer thread: the callback may end up holding
-    // the last reference to its engine, which must not join its own thread in its destructor.
-    std::thread([when, wake = std::move(wake)] {
-      std::this_thread::sleep_until(when);
-      wake();
-    }).detach();
+    // The process's timer, not a timer per engine: the callback may end up holding the last
+    // reference to its engine, which must not join its own timer thread in its destructor.
+    // Nor a sleeper thread per wake-up: under a saturated requests-per-minute limit that
+    // was a thread per call.
+    detail::Timer::shared().schedule(when, std::move(wake));
   }
 };
 

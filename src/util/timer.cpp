@@ -1,8 +1,20 @@
 #include "util/timer.h"
 
+#include "util/executor.h"
+
 namespace tg::detail {
 
 Timer::Timer() : thread_([this] { loop(); }) {}
+
+Timer& Timer::shared() {
+  static Timer* const timer = [] {
+    auto* created = new Timer();  // never destroyed: see the header
+    // Its callbacks must not block; code that might (a cache lookup) checks this mark.
+    created->schedule(Clock::now(), [] { util::mark_must_not_block(); });
+    return created;
+  }();
+  return *timer;
+}
 
 Timer::~Timer() {
   {
