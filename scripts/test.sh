@@ -3,5 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-# Twice the cores: most tests wait on local servers and child processes, not on the CPU.
-ctest --test-dir build --output-on-failure -j "$((2 * $(nproc)))" --timeout 300
+ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
