@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "support/process.h"
 #include "textgrad/code.h"
@@ -44,12 +46,26 @@ const RunResult& only_run(const TestReport& report) {
 }
 
 // Processes anywhere on the machine whose command line mentions `marker`.
-int processes_mentioning(const std::string& marker) {
+int processes_now_mentioning(const std::string& marker) {
   int count = 0;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::ifstream in(entry.path() / "cmdline", std::ios::binary);
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     count += cmdline.find(marker) != std::string::npos;
+  }
+  return count;
+}
+
+// The processes whose command line mentions `marker`, once the kernel has had up to 5 s to
+// finish tearing down what was killed: SIGKILL to a tree (and the end of a PID namespace) is
+// delivered at once but completes asynchronously, and on a loaded machine a killed process
+// can still be listed for a moment after the sandbox returned.
+int processes_mentioning(const std::string& marker) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int count = processes_now_mentioning(marker);
+  while (count > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    count = processes_now_mentioning(marker);
   }
   return count;
 }
