@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/call_record.h"
 #include "engine/model_keys.h"
 #include "engine/shipped_tables.h"
 #include "textgrad/usage.h"
@@ -176,43 +177,15 @@ class LedgerEngine : public Engine {
     // Captures copies, not `this`: the answer may arrive after this engine is gone.
     inner_->submit(std::move(request), [info = info_, phase, start, ledger = ledger_,
                                         done = std::move(done)](Outcome outcome) {
-      ledger->record(to_record(info, *ledger, outcome, phase, start));
+      const double latency_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      ledger->record(engine::make_call_record(info, outcome, phase, latency_ms, ledger->prices()));
       done(std::move(outcome));
     });
   }
 
  private:
-  static CallRecord to_record(const EngineInfo& info, const Ledger& ledger, const Outcome& outcome,
-                              Phase phase, std::chrono::steady_clock::time_point start) {
-    CallRecord record;
-    record.engine = info.name;
-    record.model =
-        outcome.ok() && !outcome.response.model.empty() ? outcome.response.model : info.model;
-    record.phase = phase;
-    record.latency_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!outcome.ok()) {
-      record.ok = false;
-      try {
-        std::rethrow_exception(outcome.error);
-      } catch (const EngineError& e) {
-        record.error = e.what();
-        record.usage = e.billed();
-      } catch (const std::exception& e) {
-        record.error = e.what();
-      } catch (...) {
-        record.error = "unknown error";
-      }
-    } else {
-      record.usage = outcome.response.usage;
-      record.from_cache = outcome.response.from_cache;
-    }
-    std::optional<double> cost = ledger.prices().cost(info.provider, record.model, record.usage);
-    record.priced = cost.has_value();
-    record.cost_usd = record.from_cache ? 0 : cost.value_or(0);
-    return record;
-  }
-
   EnginePtr inner_;
   std::shared_ptr<Ledger> ledger_;
   const EngineInfo info_;
@@ -226,3 +199,37 @@ EnginePtr with_ledger(EnginePtr inner, std::shared_ptr<Ledger> ledger) {
 }
 
 }  // namespace tg
+
+namespace tg::engine {
+
+CallRecord make_call_record(const EngineInfo& info, const Outcome& outcome, Phase phase,
+                            double latency_ms, const PriceTable& prices) {
+  CallRecord record;
+  record.engine = info.name;
+  record.model =
+      outcome.ok() && !outcome.response.model.empty() ? outcome.response.model : info.model;
+  record.phase = phase;
+  record.latency_ms = latency_ms;
+  if (!outcome.ok()) {
+    record.ok = false;
+    try {
+      std::rethrow_exception(outcome.error);
+    } catch (const EngineError& e) {
+      record.error = e.what();
+      record.usage = e.billed();
+    } catch (const std::exception& e) {
+      record.error = e.what();
+    } catch (...) {
+      record.error = "unknown error";
+    }
+  } else {
+    record.usage = outcome.response.usage;
+    record.from_cache = outcome.response.from_cache;
+  }
+  const std::optional<double> cost = prices.cost(info.provider, record.model, record.usage);
+  record.priced = cost.has_value();
+  record.cost_usd = record.from_cache ? 0 : cost.value_or(0);
+  return record;
+}
+
+}  // namespace tg::engine

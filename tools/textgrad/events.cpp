@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/call_record.h"
 #include "textgrad/errors.h"
 
 namespace tg::cli {
@@ -16,38 +17,6 @@ namespace {
 
 std::string dump(const json& event) {
   return event.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// What the ledger records for the same call (LedgerEngine), rebuilt from the tagged call so the
-// line carries the call's own step.
-CallRecord call_record(const TracedCall& call, const PriceTable& prices) {
-  const Outcome& outcome = call.outcome;
-  CallRecord record;
-  record.engine = call.info.name;
-  record.model =
-      outcome.ok() && !outcome.response.model.empty() ? outcome.response.model : call.info.model;
-  record.phase = call.request.phase;
-  record.latency_ms = call.latency_ms;
-  if (!outcome.ok()) {
-    record.ok = false;
-    try {
-      std::rethrow_exception(outcome.error);
-    } catch (const EngineError& e) {
-      record.error = e.what();
-      record.usage = e.billed();
-    } catch (const std::exception& e) {
-      record.error = e.what();
-    } catch (...) {
-      record.error = "unknown error";
-    }
-  } else {
-    record.usage = outcome.response.usage;
-    record.from_cache = outcome.response.from_cache;
-  }
-  const std::optional<double> cost = prices.cost(call.info.provider, record.model, record.usage);
-  record.priced = cost.has_value();
-  record.cost_usd = record.from_cache ? 0 : cost.value_or(0);
-  return record;
 }
 
 // A JSON string, escaped as the rest of the log is (invalid UTF-8 replaced).
@@ -81,7 +50,12 @@ EventLog::EventLog(const RunDir& dir, PriceTable prices,
 EventLog::~EventLog() = default;
 
 void EventLog::call(const TracedCall& call) {
-  writer_->push({{}, call.step, call_record(call, prices_)});
+  // What the ledger records for the same call, rebuilt here so the line carries the call's
+  // own step.
+  writer_->push({{},
+                 call.step,
+                 engine::make_call_record(call.info, call.outcome, call.request.phase,
+                                          call.latency_ms, prices_)});
 }
 
 // One append per batch.
