@@ -104,6 +104,14 @@ json step_json(const std::string& run_dir, int step) {
   return json::parse(testing::read_text(run_dir + fmt_step(step)));
 }
 
+// The inputs of the run's test set, from its first test file.
+std::set<std::string> test_inputs_of(const std::string& run_dir) {
+  std::set<std::string> inputs;
+  std::istringstream lines(testing::read_text(run_dir + "/steps/test_0000.jsonl"));
+  for (std::string line; std::getline(lines, line);) inputs.insert(json::parse(line)["input"]);
+  return inputs;
+}
+
 struct Texts {
   std::string system;
   std::string user;
@@ -162,6 +170,15 @@ class PipelineTest : public testing::CliFixture {
     return run_dir;
   }
 
+  // A run started in the background, with its own cache.
+  testing::Process start_run(const std::string& run_dir, const std::string& cache_name) {
+    std::vector<std::string> args = optimize_args(run_dir, kSteps);
+    args.insert(args.begin(), testing::textgrad_tool());
+    auto env = this->env();
+    env["TEXTGRAD_CACHE_DIR"] = dir_.file(cache_name);
+    return testing::Process(args, env);
+  }
+
   // The first step k < kSteps whose prompt no earlier step had: its test requests are new to
   // the server, so holding them holds step k's test.
   static int step_with_a_new_prompt(const std::string& run_dir) {
@@ -178,10 +195,7 @@ class PipelineTest : public testing::CliFixture {
    public:
     HoldTest(fake::FakeLlmServer& server, const std::string& reference, int k) {
       const std::string prompt = step_json(reference, k)["prompt"];
-      std::set<std::string> test_inputs;
-      std::istringstream lines(testing::read_text(reference + "/steps/test_0000.jsonl"));
-      std::string line;
-      while (std::getline(lines, line)) test_inputs.insert(json::parse(line)["input"]);
+      const std::set<std::string> test_inputs = test_inputs_of(reference);
       std::set<std::string> next_inputs;
       const json next_step = step_json(reference, k + 1);  // outlives the loop below
       for (const json& item : next_step["items"]) {
@@ -297,10 +311,7 @@ TEST_F(PipelineTest, AnOverlappedTestLeavesRoomForTheTrainingChain) {
   ProcessResult r = run(args, cache("room-cache"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
-  std::set<std::string> test_inputs;
-  std::istringstream lines(testing::read_text(run_dir + "/steps/test_0000.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) test_inputs.insert(json::parse(line)["input"]);
+  const std::set<std::string> test_inputs = test_inputs_of(run_dir);
   ASSERT_EQ(test_inputs.size(), 40u);
   EXPECT_EQ(log->peak_of(test_inputs), 6);
 }
@@ -312,11 +323,7 @@ TEST_F(PipelineTest, AKillDuringAnOverlappedTestResumesToTheSameRun) {
 
   HoldTest hold(*server_, reference, k);
   const std::string run_dir = dir_.file("killed");
-  std::vector<std::string> args = optimize_args(run_dir, kSteps);
-  args.insert(args.begin(), testing::textgrad_tool());
-  auto env = this->env();
-  env["TEXTGRAD_CACHE_DIR"] = dir_.file("killed-cache");
-  testing::Process process(args, env);
+  testing::Process process = start_run(run_dir, "killed-cache");
   ASSERT_TRUE(hold.ready()) << "step " << k << "'s test never overlapped step " << k + 1;
   process.kill_now();
   EXPECT_EQ(process.wait().exit_code, -1);
@@ -340,11 +347,7 @@ TEST_F(PipelineTest, ASignalDuringAnOverlappedTestWaitsForItAndLeavesAResumableR
 
   HoldTest hold(*server_, reference, k);
   const std::string run_dir = dir_.file("stopped");
-  std::vector<std::string> args = optimize_args(run_dir, kSteps);
-  args.insert(args.begin(), testing::textgrad_tool());
-  auto env = this->env();
-  env["TEXTGRAD_CACHE_DIR"] = dir_.file("stopped-cache");
-  testing::Process process(args, env);
+  testing::Process process = start_run(run_dir, "stopped-cache");
   ASSERT_TRUE(hold.ready()) << "step " << k << "'s test never overlapped step " << k + 1;
   ASSERT_EQ(::kill(process.pid(), SIGTERM), 0);
   hold.release();  // the run waits for the test in flight
