@@ -192,6 +192,18 @@ TEST_F(DataFiles, EmptyJsonlIdFallsBackLikeCsv) {
   EXPECT_EQ(items[0].id, "ids.jsonl#0");
 }
 
+// Found by fuzz/data_file_fuzz.cpp: nlohmann reports a number too large for a double as
+// out_of_range, not parse_error, and it escaped the loader as a foreign exception.
+TEST_F(DataFiles, NumberOverflowIsAParseErrorThatNamesTheLine) {
+  const std::string jsonl =
+      write("big.jsonl", "{\"input\": \"a\", \"target\": \"b\"}\n{\"input\": 1e999}\n");
+  expect_error<tg::ParseError>([&] { tg::load_examples(jsonl); }, {jsonl + ":2", "1e999"});
+
+  write("bbh/object_counting.json", "{\"examples\": [{\"input\": \"a\", \"target\": -1e400}]}");
+  expect_error<tg::ParseError>([&] { tg::load_object_counting(dir_.string()); },
+                               {"object_counting.json", "1e400", "data/bbh/"});
+}
+
 TEST_F(DataFiles, JsonlCustomFieldNames) {
   const std::string path =
       write("c.jsonl", "{\"prompt\": \"p\", \"label\": \"l\", \"input\": \"i\"}\n");

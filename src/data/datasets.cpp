@@ -51,7 +51,7 @@ std::vector<Example> read_bbh(const std::string& dir, const std::string& task) {
   json document;
   try {
     document = json::parse(data::read_text_file(path, kBuiltinHint));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw ParseError(
         fmt::format("{}: not valid JSON ({}). Restore the file from the project's "
                     "data/bbh/ folder.",

@@ -89,7 +89,7 @@ Record jsonl_record(const std::string& line_text, const std::string& where,
   json object;
   try {
     object = json::parse(line_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw ParseError(fmt::format(
         "{}: not valid JSON ({}). Each line of a JSONL file must hold one complete JSON object.",
         where, e.what()));
