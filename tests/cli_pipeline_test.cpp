@@ -363,6 +363,7 @@ TEST_F(PipelineTest, ASignalDuringAnOverlappedTestWaitsForItAndLeavesAResumableR
     EXPECT_EQ(text, whole.at(name)) << name;
   }
   EXPECT_TRUE(fs::exists(run_dir + fmt_step(k - 1)));
+  EXPECT_TRUE(fs::exists(run_dir + "/graph.dot"));  // step k + 1 trained before the signal
   const int last = static_cast<int>(recorded.size() / 2) - 1;
   EXPECT_NE(stopped.err.find("everything up to step " + std::to_string(last) + " is saved"),
             std::string::npos)
@@ -376,6 +377,8 @@ TEST_F(PipelineTest, ASignalDuringAnOverlappedTestWaitsForItAndLeavesAResumableR
   EXPECT_EQ(step_files(run_dir), whole);
   EXPECT_EQ(testing::read_text(run_dir + "/final_prompt.txt"),
             testing::read_text(reference + "/final_prompt.txt"));
+  EXPECT_EQ(testing::read_text(run_dir + "/graph.dot"),
+            testing::read_text(reference + "/graph.dot"));
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ class OptimizeRun {
   void write_step(const StepRecord& record, const std::vector<ItemRecord>& test_items);
   void observe(const TracedCall& call);
   std::string take_update_answers();
+  void write_graph();
   int finish(const std::vector<StepRecord>& records, const std::string& outcome, int signal,
              double wall_seconds);
 
@@ -69,6 +70,7 @@ class OptimizeRun {
   Engines engines_;
   RunDir dir_;
   std::string initial_;
+  std::string last_graph_;                  // graph.dot of the last training step
   std::vector<double> step0_val_scores_;    // spares the gate its first validation
   std::optional<std::string> best_prompt_;  // --keep-best: the final prompt
   Progress progress_;
