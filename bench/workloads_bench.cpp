@@ -322,6 +322,15 @@ void run_engine_calls(const tg::EnginePtr& engine, int calls) {
   done.get_future().wait();
 }
 
+// One call at a time, each waiting for its answer: no batching in the transport, every call
+// pays its own wake-ups and loopback round trip. The floor under a training step's chain.
+void run_serial_calls(const tg::EnginePtr& engine, int calls) {
+  for (int i = 0; i < calls; ++i) {
+    engine->generate(tg::Request::Text(fmt::format("Item {}: how many objects?", i),
+                                       "You answer counting questions.", tg::Phase::kEvaluation));
+  }
+}
+
 // The machine may be shared with other work: the median of a few runs is steadier than one.
 struct Repeated {
   Measurement median;  // by CPU time
@@ -351,22 +360,26 @@ void bench_overhead(Bench& bench, std::vector<Target>& targets) {
   const Repeated graph = repeat(bench.server, runs, [&](int run) {
     wait_all(submit_items(engine, s.overhead_calls, (run + 1) * 1000000));
   });
+  const int serial_calls = std::max(1, s.overhead_calls / 5);
+  const Repeated serial =
+      repeat(bench.server, runs, [&](int) { run_serial_calls(engine, serial_calls); });
   std::printf(
       "\n(e) overhead at 0 ms: %d calls, at most %d in flight, median of %d runs; CPU = this "
       "process only\n    (user+sys; the server runs in a child)\n",
       s.overhead_calls, s.in_flight, runs);
   std::printf("    %-44s %11s %9s %9s %13s %8s %5s\n", "path", "cpu us/call", "user us", "sys us",
               "range us", "calls/s", "peak");
-  const double us_per_call = 1e6 / s.overhead_calls;
-  auto row = [&](const char* path, const Repeated& r) {
+  auto row = [&](const char* path, const Repeated& r, int calls) {
     const Measurement& m = r.median;
+    const double us_per_call = 1e6 / calls;
     std::printf("    %-44s %11.1f %9.1f %9.1f %6.1f-%-6.1f %8.0f %5d\n", path,
                 m.cpu.total() * us_per_call, m.cpu.user_s * us_per_call, m.cpu.sys_s * us_per_call,
-                r.min_cpu_s * us_per_call, r.max_cpu_s * us_per_call, s.overhead_calls / m.wall_s,
-                m.peak);
+                r.min_cpu_s * us_per_call, r.max_cpu_s * us_per_call, calls / m.wall_s, m.peak);
   };
-  row("engine submit (HTTP + limits + ledger)", raw);
-  row("LLMCall -> Variable (graph + the same stack)", graph);
+  row("engine submit (HTTP + limits + ledger)", raw, s.overhead_calls);
+  row("LLMCall -> Variable (graph + the same stack)", graph, s.overhead_calls);
+  row("engine generate, one call at a time", serial, serial_calls);
+  const double us_per_call = 1e6 / s.overhead_calls;
   const double per_call = graph.median.cpu.total() * us_per_call;
   targets.push_back({"(e) overhead: < 100 us of our CPU per call (LLMCall path)", per_call < 100,
                      fmt::format("{:.1f} us", per_call)});
