@@ -37,6 +37,7 @@ struct TaskGroup::State {
   std::deque<std::function<void()>> queue;
   int drainers = 0;  // posted to the executor and not yet returned
   int running = 0;
+  bool waiter_idle = false;  // the owner sleeps in wait() and nobody has handed it a task
 };
 
 TaskGroup::TaskGroup(int max_parallel, Executor& executor)
@@ -44,18 +45,29 @@ TaskGroup::TaskGroup(int max_parallel, Executor& executor)
 
 TaskGroup::~TaskGroup() { wait(); }
 
+// Note [Hand a task to the idle waiter]
+// A new task wakes one thread, not two. It goes to the owner sleeping in wait() if there is
+// one (it is idle anyway), otherwise to a new drainer. Waking both, as this group once did,
+// made them race for the task and the loser sleep again: on training steps, about one wasted
+// thread switch per LLM call. Nothing waits on a task nobody will run: the waiter drains
+// before it sleeps, and a drainer takes the next task when it finishes one.
 void TaskGroup::run(std::function<void()> task) {
+  State& s = *state_;
+  bool wake_waiter = false;
   bool post = false;
   {
-    std::lock_guard lock(state_->mu);
-    state_->queue.push_back(std::move(task));
-    if (state_->drainers < state_->max_parallel) {  // else the drainers will reach it
-      ++state_->drainers;
+    std::lock_guard lock(s.mu);
+    s.queue.push_back(std::move(task));
+    if (s.waiter_idle && s.running < s.max_parallel) {
+      s.waiter_idle = false;  // the next task goes to a drainer
+      wake_waiter = true;
+    } else if (s.drainers < s.max_parallel) {  // else the drainers will reach it
+      ++s.drainers;
       post = true;
     }
   }
-  // Both unlocked, so neither the waiter nor the new drainer blocks on mu at once.
-  state_->changed.notify_all();  // a waiter may run it before a drainer does
+  // Unlocked, so the woken thread does not block on mu at once.
+  if (wake_waiter) s.changed.notify_all();
   if (!post) return;
   executor_.post([state = state_] {
     std::unique_lock lock(state->mu);
@@ -70,7 +82,9 @@ void TaskGroup::wait() {
   while (true) {
     s.drain(lock);
     if (s.queue.empty() && s.running == 0) return;
+    s.waiter_idle = true;
     s.changed.wait(lock);
+    s.waiter_idle = false;
   }
 }
 
