@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "support/workloads.h"
 #include "textgrad/textgrad.h"
@@ -203,6 +206,34 @@ TEST(Backward, FeedbackOrderFollowsTheGraphNotTiming) {
   auto concurrent = run(16);
   ASSERT_EQ(sequential.size(), 4u);
   EXPECT_EQ(sequential, concurrent);
+}
+
+// Note [Continue on this thread]: each link of a chain becomes ready when the one after it has
+// given its feedback, on the thread that ran that link, which goes on with it instead of
+// handing it to another thread. A chain longer than the nesting cap still completes in order.
+TEST(Backward, AChainsFeedbackCallsStayOnOneThread) {
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  auto engine = std::make_shared<ScriptedEngine>([&](const Request& r) {
+    if (r.phase == Phase::kBackward) {
+      std::lock_guard lock(mu);
+      threads.insert(std::this_thread::get_id());
+    }
+    return testing::scripted_answer(r);
+  });
+  auto chain = [&](int links) {
+    Variable x("start", "first text", true);
+    std::vector<Variable> keep{x};
+    for (int i = 0; i < links; ++i) keep.push_back(LLMCall(engine)(keep.back()));
+    TextLoss(engine, "Evaluate.")(keep.back()).backward(engine, {.concurrency = 4});
+    return x.gradients().size();
+  };
+  EXPECT_EQ(chain(8), 1u);
+  EXPECT_EQ(threads.size(), 1u);  // 9 feedback calls, one after another, on one thread
+
+  threads.clear();
+  EXPECT_EQ(chain(100), 1u);  // deeper than the cap: queued every 32 links, still complete
+  EXPECT_EQ(engine->requests().size(), 9u * 2 + 101u * 2);
 }
 
 TEST(Backward, CustomTemplatesAreUsed) {

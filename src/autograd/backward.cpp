@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -134,14 +135,32 @@ class BackwardRun {
     batch->remaining = jobs.size();
     batch->jobs = std::move(jobs);
     if (batch->jobs.empty()) return finish(node, *batch);
+    std::function<void()> last_llm_job;  // Note [Continue on this thread]
     for (size_t i = 0; i < batch->jobs.size(); ++i) {
       auto task = [this, node, batch, i] { run_job(node, batch, i); };
-      if (batch->jobs[i].calls_llm) {
-        pool_.run(task);
-      } else {
+      if (!batch->jobs[i].calls_llm) {
         task();
+        continue;
       }
+      if (last_llm_job) pool_.run(std::move(last_llm_job));
+      last_llm_job = std::move(task);
     }
+    if (last_llm_job) continue_here(std::move(last_llm_job));
+  }
+
+  // Note [Continue on this thread]
+  // A node's last LLM job, and the last predecessor a node makes ready, run on the thread
+  // that got there instead of being queued: that thread's task ends right after, so queueing
+  // would put it to sleep and wake another to do the same work (two thread switches a call
+  // on training steps). It takes no extra slot of the group's concurrency, which counts this
+  // thread already. Nesting is capped so a long chain of nodes cannot exhaust the stack.
+  void continue_here(std::function<void()> task) {
+    static constexpr int kMaxDepth = 32;
+    thread_local int depth = 0;
+    if (depth >= kMaxDepth) return pool_.run(std::move(task));
+    ++depth;
+    task();  // never throws: process() and run_job() record their failures
+    --depth;
   }
 
   void run_job(const NodePtr& node, const std::shared_ptr<Jobs>& batch, size_t i) {
@@ -172,9 +191,13 @@ class BackwardRun {
         it->second.staged.emplace_back(Key{self.rank, i, t}, std::move(*result));
       }
     }
+    NodePtr last_ready;  // Note [Continue on this thread]
     for (const NodePtr& pred : self.edges) {
-      if (--states_.at(pred.get()).waiting == 0) pool_.run([this, pred] { process(pred); });
+      if (--states_.at(pred.get()).waiting != 0) continue;
+      if (last_ready) pool_.run([this, ready = std::move(last_ready)] { process(ready); });
+      last_ready = pred;
     }
+    if (last_ready) continue_here([this, ready = std::move(last_ready)] { process(ready); });
   }
 
   void commit_staged(Node& node) {
