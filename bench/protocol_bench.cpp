@@ -28,7 +28,8 @@
 // by side.
 //
 // A last row measures training steps alone (--steps 60 --val-size 0 --test-size 0) at 0 ms:
-// the CPU per call of prompt optimization, whose requests are the longest.
+// the CPU per call of prompt optimization, whose requests are the longest, and the CLI's
+// context switches per call (wait4's rusage), which its chains of dependent calls drive.
 //
 // The server runs in a forked child process before this process starts any thread; the CLI is
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
@@ -145,6 +146,7 @@ struct Run {
   double user_s = 0;
   double sys_s = 0;
   std::int64_t calls = 0;  // requests the server received
+  long switches = 0;       // the CLI's context switches, voluntary and not
   double cpu_s() const { return user_s + sys_s; }
 };
 
@@ -180,6 +182,7 @@ Run spawn(const std::vector<std::string>& args, const std::vector<std::string>& 
   run.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   run.user_s = seconds(usage.ru_utime);
   run.sys_s = seconds(usage.ru_stime);
+  run.switches = usage.ru_nvcsw + usage.ru_nivcsw;
   run.calls = server.requests() - before;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(fmt::format("'{}' failed (status {}); see {}", args[0], status, log));
@@ -215,6 +218,15 @@ class Protocol {
     Run run = spawn(args, env, run_dir + ".log", server_);
     std::filesystem::remove_all(run_dir);
     return run;
+  }
+
+  // The test split evaluated one call at a time: each call is submitted from the completion
+  // of the one before, on the transport's thread.
+  Run serial_eval() {
+    return spawn(
+        {TEXTGRAD_CLI_PATH, "eval", "--task", "object_counting", "--engine", "openai/mock-model",
+         "--no-cache", "--quiet", "--data-dir", TEXTGRAD_DATA_DIR, "--max-in-flight", "1"},
+        env_, dir_ + "/eval.log", server_);
   }
 
   Run version() { return spawn({TEXTGRAD_CLI_PATH, "--version"}, env_, dir_ + "/v.log", server_); }
@@ -253,16 +265,28 @@ bool have_strace() { return access("/usr/bin/strace", X_OK) == 0; }
 void print_training_row(const Settings& s, Protocol& protocol, const Run& start) {
   const std::vector<std::string> training = {
       "--steps", std::to_string(kTrainingSteps), "--val-size", "0", "--test-size", "0"};
-  std::vector<Run> fast;
-  for (int i = 0; i < s.runs; ++i) fast.push_back(protocol.optimize(32, "pipelined", {}, training));
-  const Run f = median_by(fast, [](const Run& r) { return r.cpu_s(); });
-  const double per_call = 1e6 / static_cast<double>(std::max<std::int64_t>(1, f.calls));
-  std::printf(
-      "\ntraining steps only (--steps %d --val-size 0 --test-size 0), 0 ms, median of %d: "
-      "%lld calls,\n%.1f us/call (user %.1f, sys %.1f)\n",
-      kTrainingSteps, s.runs, static_cast<long long>(f.calls),
-      (f.cpu_s() - start.cpu_s()) * per_call, (f.user_s - start.user_s) * per_call,
-      (f.sys_s - start.sys_s) * per_call);
+  std::vector<Run> trainings;
+  std::vector<Run> evals;
+  for (int i = 0; i < s.runs; ++i) {  // interleaved: both see the same machine
+    trainings.push_back(protocol.optimize(32, "pipelined", {}, training));
+    evals.push_back(protocol.serial_eval());
+  }
+  auto print = [&](const char* what, const std::vector<Run>& runs) {
+    const Run f = median_by(runs, [](const Run& r) { return r.cpu_s(); });
+    const double per_call = 1e6 / static_cast<double>(std::max<std::int64_t>(1, f.calls));
+    std::printf("%-58s %5lld calls %8.1f us/call (user %.1f, sys %.1f) %5.1f switches/call\n", what,
+                static_cast<long long>(f.calls), (f.cpu_s() - start.cpu_s()) * per_call,
+                (f.user_s - start.user_s) * per_call, (f.sys_s - start.sys_s) * per_call,
+                static_cast<double>(f.switches - start.switches) * per_call / 1e6);
+    return (f.cpu_s() - start.cpu_s()) * per_call;
+  };
+  std::printf("\nOne chain of dependent calls at a time, 0 ms, median of %d by CPU:\n", s.runs);
+  const double train_us = print(
+      fmt::format("training steps only (--steps {} --val-size 0 --test-size 0)", kTrainingSteps)
+          .c_str(),
+      trainings);
+  const double eval_us = print("eval of the test split at --max-in-flight 1", evals);
+  std::printf("training / serial eval: %.2f\n", eval_us > 0 ? train_us / eval_us : 0);
 }
 
 void run(const Settings& s) {
