@@ -423,7 +423,7 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
 // Note [graph.dot once a session]
 // graph.dot shows the last training step's graph. Rewriting it after every step replaced an
 // existing file each time, and ext4 flushes a file's data when a rename replaces another
-// (auto_da_alloc): about 5 % of the CPU of a run of training steps at 0 ms. It is written when
+// (auto_da_alloc): about 8 % of the CPU of a run of training steps at 0 ms. It is written when
 // the run stops (finished, interrupted, out of budget or failed); only a run killed outright
 // keeps the previous session's graph, until it is resumed.
 void OptimizeRun::write_graph() {
