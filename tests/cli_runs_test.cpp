@@ -467,6 +467,30 @@ TEST_F(RunsTest, ATornEventLineIsRepairedOnResume) {
   EXPECT_GT(json_lines(testing::read_text(run_dir + "/events.jsonl")).size(), 50u);
 }
 
+// A file of the run that is no longer what textgrad wrote (a number JSON cannot hold, a field
+// gone) is named, with what to do, by every command that reads it; nothing is changed.
+TEST_F(RunsTest, ADamagedRunFileIsNamedWithWhatToDo) {
+  const std::string run_dir = dir_.file("run");
+  ASSERT_EQ(run(optimize_args(run_dir, 2)).exit_code, 0);
+  const std::string step = run_dir + "/steps/step_0001.json";
+  const std::string kept = testing::read_text(step);
+  auto expect_named = [&](const ProcessResult& r, const std::string& file) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(file + " is damaged"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("every later step"), std::string::npos) << r.err;
+  };
+  for (const std::string& damage : {std::string("{\"step\": 1e999}"), std::string("{}")}) {
+    std::ofstream(step, std::ios::trunc) << damage;
+    expect_named(run({"report", run_dir}), step);
+    expect_named(run({"optimize", "--resume", run_dir, "--steps", "3"}), step);
+    EXPECT_EQ(testing::read_text(step), damage);
+  }
+
+  std::ofstream(step, std::ios::trunc) << kept;
+  std::ofstream(run_dir + "/config.json", std::ios::trunc) << "{\"task\": ";
+  expect_named(run({"optimize", "--resume", run_dir, "--steps", "3"}), run_dir + "/config.json");
+}
+
 TEST_F(RunsTest, AWriteFailureStopsTheRunWhichThenResumes) {
   // A 24 KiB file size limit: events.jsonl outgrows it during step 2 (--trace none keeps the
   // trace from growing first; --no-cache keeps the cache out of it).

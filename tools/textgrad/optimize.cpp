@@ -262,15 +262,21 @@ Prepared prepare(const OptimizeFlags& f, int steps_done) {
 
 int last_step(const RunDir& dir) {
   int last = -1;
-  for (const std::string& text : dir.read_steps()) last = json::parse(text).at("step");
+  for (const std::string& name : dir.step_files()) {
+    dir.read_json(name, [&](const json& step) { last = step.at("step"); });
+  }
   return last;
 }
 
 int resume(const OptimizeFlags& cli) {
   RunDir dir = RunDir::open(cli.resume);
-  json config = json::parse(dir.read_file("config.json"));
-  refuse_changed_flags(cli, config);
-  OptimizeFlags flags = flags_from_json(config);
+  json config;
+  OptimizeFlags flags;
+  dir.read_json("config.json", [&](const json& document) {
+    config = document;
+    refuse_changed_flags(cli, config);
+    flags = flags_from_json(config);
+  });
   const int done = last_step(dir);
   const bool extend = std::find(cli.given.begin(), cli.given.end(), "--steps") != cli.given.end();
   if (extend) {

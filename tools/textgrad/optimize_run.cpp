@@ -193,8 +193,8 @@ int OptimizeRun::run() {
 
 std::vector<StepRecord> OptimizeRun::load_records() const {
   std::vector<StepRecord> records;
-  for (const std::string& text : dir_.read_steps()) {
-    records.push_back(step_from_json(json::parse(text)));
+  for (const std::string& name : dir_.step_files()) {
+    dir_.read_json(name, [&](const json& step) { records.push_back(step_from_json(step)); });
   }
   return records;
 }
@@ -284,8 +284,9 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
                 .scores;
         return std::vector<double>(scores.begin(), scores.end());
       });
-  if (const std::vector<std::string> saved = dir_.read_steps(); !saved.empty()) {
-    restore_optimizer(*optimizer.optimizer, json::parse(saved.back()));
+  if (const std::vector<std::string> saved = dir_.step_files(); !saved.empty()) {
+    dir_.read_json(saved.back(),
+                   [&](const json& step) { restore_optimizer(*optimizer.optimizer, step); });
   }
   if (optimizer.optimizer->current_scores().empty() && !step0_val_scores_.empty()) {
     optimizer.optimizer->set_current_scores(step0_val_scores_);

@@ -222,19 +222,28 @@ void RunDir::write_step(int step, const std::string& json) const {
   write_file(fmt::format("steps/step_{:04d}.json", step), json);
 }
 
-std::vector<std::string> RunDir::read_steps() const {
-  std::vector<fs::path> files;
+std::vector<std::string> RunDir::step_files() const {
+  std::vector<std::string> names;
   if (!fs::exists(path_ / "steps")) return {};
   for (const auto& entry : fs::directory_iterator(path_ / "steps")) {
     const std::string name = entry.path().filename().string();
-    if (name.starts_with("step_") && name.ends_with(".json")) files.push_back(entry.path());
+    if (name.starts_with("step_") && name.ends_with(".json")) names.push_back("steps/" + name);
   }
-  std::sort(files.begin(), files.end());
-  std::vector<std::string> steps;
-  for (const fs::path& file : files) {
-    steps.push_back(read_file(fs::relative(file, path_).string()));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void RunDir::read_json(const std::string& name,
+                       const std::function<void(const nlohmann::json&)>& use) const {
+  const std::string text = read_file(name);
+  try {
+    use(nlohmann::json::parse(text));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format(
+        "{} is damaged or was edited outside textgrad ({}). Restore it from a copy; for a "
+        "step file, deleting it and every later step resumes the run from the step before.",
+        (path_ / name).string(), e.what()));
   }
-  return steps;
 }
 
 std::string iso_time_now() {

@@ -15,9 +15,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace tg::cli {
 
@@ -48,8 +51,14 @@ class RunDir {
 
   // steps/step_0003.json and friends.
   void write_step(int step, const std::string& json) const;
-  // Every recorded step, in order.
-  std::vector<std::string> read_steps() const;
+  // The names of every recorded step's file ("steps/step_0003.json"), in step order.
+  std::vector<std::string> step_files() const;
+
+  // Parses the JSON file `name` and hands the document to `use`. What nlohmann throws in
+  // either (not JSON, a field missing or of the wrong type) becomes a tg::Error naming the
+  // file, which was damaged or edited outside textgrad.
+  void read_json(const std::string& name,
+                 const std::function<void(const nlohmann::json&)>& use) const;
 
  private:
   struct Shared;

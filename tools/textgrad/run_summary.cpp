@@ -83,9 +83,12 @@ std::vector<SearchProposalRow> load_archive(const RunDir& dir) {
 // The pool of search_state.json with each candidate's place on the Pareto front.
 std::optional<SearchSummary> load_search(const RunDir& dir) {
   if (!dir.has_file("search_state.json")) return std::nullopt;
-  const std::string text = dir.read_file("search_state.json");
-  const std::vector<PoolEntry> pool = pool_from_state(text);
-  const json state = json::parse(text);
+  std::vector<PoolEntry> pool;
+  json state;
+  dir.read_json("search_state.json", [&](const json& document) {
+    state = document;
+    pool = pool_from_state(document.dump());
+  });
   SearchSummary search;
   search.proposals = state.value("proposals", 0);
   search.metric_calls = state.value("metric_calls", std::int64_t{0});
@@ -105,7 +108,8 @@ std::optional<SearchSummary> load_search(const RunDir& dir) {
 }  // namespace
 
 RunSummary load_summary(const RunDir& dir) {
-  const json config = json::parse(dir.read_file("config.json"));
+  json config;
+  dir.read_json("config.json", [&](const json& document) { config = document; });
   RunSummary summary;
   summary.task = config.value("task", "");
   if (summary.task.empty()) summary.task = config.value("train", "");
@@ -115,8 +119,8 @@ RunSummary load_summary(const RunDir& dir) {
   if (summary.backward_engine.empty()) summary.backward_engine = summary.engine;
   summary.label = config.value("label", "");
   summary.started_at = config.value("created", "");
-  for (const std::string& text : dir.read_steps()) {
-    summary.steps.push_back(step_from_json(json::parse(text)));
+  for (const std::string& name : dir.step_files()) {
+    dir.read_json(name, [&](const json& step) { summary.steps.push_back(step_from_json(step)); });
   }
   if (!summary.steps.empty()) {
     summary.initial_value = summary.steps.front().prompt;
