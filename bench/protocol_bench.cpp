@@ -29,7 +29,9 @@
 //
 // A last row measures training steps alone (--steps 60 --val-size 0 --test-size 0) at 0 ms:
 // the CPU per call of prompt optimization, whose requests are the longest, and the CLI's
-// context switches per call (wait4's rusage), which its chains of dependent calls drive.
+// context switches per call (wait4's rusage), which its chains of dependent calls drive;
+// beside it, interleaved, `textgrad eval --split all --max-in-flight 1`, a chain of single
+// calls each submitted from the completion of the one before, and the ratio of the two.
 //
 // The server runs in a forked child process before this process starts any thread; the CLI is
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
@@ -71,7 +73,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kSteps = 12;
-constexpr int kTrainingSteps = 60;  // the training-only row: 600 calls
+constexpr int kTrainingSteps = 60;  // the training-only row: about 600 calls
 constexpr int kTrainRoundsPerStep = 4;
 constexpr int kTrainCallsPerStep = 10;
 constexpr int kEvalItems = 100;  // validation and test each

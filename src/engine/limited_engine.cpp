@@ -22,7 +22,6 @@
 #include <iterator>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "textgrad/errors.h"

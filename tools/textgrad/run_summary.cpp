@@ -83,12 +83,9 @@ std::vector<SearchProposalRow> load_archive(const RunDir& dir) {
 // The pool of search_state.json with each candidate's place on the Pareto front.
 std::optional<SearchSummary> load_search(const RunDir& dir) {
   if (!dir.has_file("search_state.json")) return std::nullopt;
-  std::vector<PoolEntry> pool;
-  json state;
-  dir.read_json("search_state.json", [&](const json& document) {
-    state = document;
-    pool = pool_from_state(document.dump());
-  });
+  const std::string text = dir.read_file("search_state.json");
+  const std::vector<PoolEntry> pool = pool_from_state(text);  // refuses a damaged state
+  const json state = json::parse(text);
   SearchSummary search;
   search.proposals = state.value("proposals", 0);
   search.metric_calls = state.value("metric_calls", std::int64_t{0});

@@ -88,9 +88,8 @@ SearchOutcome run_search(const OptimizerFlags& flags, const std::string& initial
   Search search(std::make_shared<PromptTask>(task, scorer, forward), {{kParameter, initial_prompt}},
                 backward, options);
   std::filesystem::create_directories(dir.path() / "proposals");
-  if (dir.has_file(kStateFile)) {
-    dir.read_json(kStateFile, [&](const json& state) { search.load_state(state.dump()); });
-  }
+  // A damaged state is refused by load_state itself ("search state: not a saved search").
+  if (dir.has_file(kStateFile)) search.load_state(dir.read_file(kStateFile));
   search.on_proposal = [&dir](const Proposal& p, const std::string& state) {
     dir.write_file(fmt::format("proposals/proposal_{:04d}.json", p.index),
                    proposal_json(p).dump(2));
