@@ -354,6 +354,23 @@ TEST_F(RunsTest, KillThenResumeThenReportGivesTheTotalsOfAnUninterruptedRun) {
   EXPECT_TRUE(fs::exists(cut + "/report.html"));
 }
 
+// The run writes its reports from the steps and totals it holds (Note [Reports from what the
+// run holds]); `textgrad report` reads them all back from the files. Both must agree, with
+// priced calls, several steps and a test evaluation overlapping each step.
+TEST_F(RunsTest, TheReportAtTheEndIsTheOneReportRebuilds) {
+  const std::string run_dir = dir_.file("run");
+  ASSERT_EQ(run(optimize_args(run_dir, 4)).exit_code, 0);
+  const std::string markdown = testing::read_text(run_dir + "/report.md");
+  const std::string html = testing::read_text(run_dir + "/report.html");
+  ASSERT_NE(markdown.find("\n| 4 | "), std::string::npos) << markdown;
+  fs::remove(run_dir + "/report.md");
+  fs::remove(run_dir + "/report.html");
+  ProcessResult report = run({"report", run_dir});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(testing::read_text(run_dir + "/report.md"), markdown);
+  EXPECT_EQ(testing::read_text(run_dir + "/report.html"), html);
+}
+
 TEST_F(RunsTest, ResumingAFinishedRunChangesNothing) {
   const std::string run_dir = dir_.file("run");
   ASSERT_EQ(run(optimize_args(run_dir, 1)).exit_code, 0);

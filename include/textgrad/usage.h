@@ -49,6 +49,7 @@ class PriceTable {
   // Entries of `overrides` replace or add to this table's.
   void merge(const PriceTable& overrides);
   // The price of `model` served by `provider` (the canonical provider, EngineInfo::provider).
+  // Thread-safe; answers are remembered per provider and model (every call is priced).
   std::optional<Price> find(const std::string& provider, const std::string& model) const;
   // True when find() has a price (local servers count as priced: they are free). A dollar
   // budget means nothing for an unpriced model.
@@ -59,7 +60,15 @@ class PriceTable {
   size_t size() const { return prices_.size(); }
 
  private:
+  struct Found {
+    std::mutex mu;
+    std::map<std::string, std::optional<Price>> by_model;  // "provider/model"
+  };
+  std::optional<Price> look_up(const std::string& provider, const std::string& model) const;
+
   std::map<std::string, Price> prices_;
+  // Shared by copies until one of them changes its entries.
+  std::shared_ptr<Found> found_ = std::make_shared<Found>();
 };
 
 // One LLM call as the ledger saw it.

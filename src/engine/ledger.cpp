@@ -53,14 +53,27 @@ PriceTable PriceTable::parse(const std::string& json_text, const std::string& or
   return table;
 }
 
-void PriceTable::set(const std::string& key, Price price) { prices_[key] = price; }
+void PriceTable::set(const std::string& key, Price price) {
+  prices_[key] = price;
+  found_ = std::make_shared<Found>();
+}
 
 void PriceTable::merge(const PriceTable& overrides) {
   for (const auto& [key, price] : overrides.prices_) prices_[key] = price;
+  found_ = std::make_shared<Found>();
 }
 
-// Note [Model table keys] (engine/model_keys.h) gives the matching rule.
 std::optional<Price> PriceTable::find(const std::string& provider, const std::string& model) const {
+  const std::string key = provider + "/" + model;
+  std::lock_guard lock(found_->mu);
+  auto it = found_->by_model.find(key);
+  if (it == found_->by_model.end()) it = found_->by_model.emplace(key, look_up(provider, model)).first;
+  return it->second;
+}
+
+// Note [Model table keys] (engine/model_keys.h) gives the matching rule: a scan of the table.
+std::optional<Price> PriceTable::look_up(const std::string& provider,
+                                         const std::string& model) const {
   const bool local = engine::is_local_provider(provider);
   if (const Price* price = engine::find_by_model_key(prices_, provider, model, !local)) {
     return *price;

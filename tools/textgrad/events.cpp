@@ -44,6 +44,8 @@ EventLog::EventLog(const RunDir& dir, PriceTable prices,
     : dir_(dir),
       prices_(std::move(prices)),
       on_write_failure_(std::move(on_write_failure)),
+      totals_(dir.has_file("events.jsonl") ? read_event_totals(dir.read_file("events.jsonl"))
+                                           : LoggedTotals{}),
       writer_(std::make_unique<util::BatchWriter<Entry>>(
           [this](std::vector<Entry>& entries) { write(entries); })) {}
 
@@ -70,7 +72,26 @@ void EventLog::write(std::vector<Entry>& entries) {
     dir_.check_writes();
   } catch (const std::exception& e) {
     on_write_failure_(e.what());
+    return;
   }
+  // The same sums, in the same order, as read_event_totals() over these lines: the numbers
+  // were printed in their shortest form that reads back exactly.
+  std::lock_guard lock(totals_mu_);
+  for (const Entry& entry : entries) {
+    if (entry.session_seconds) {
+      totals_.wall_seconds += *entry.session_seconds;
+      ++totals_.sessions;
+    }
+    if (!entry.call) continue;
+    totals_.total.add(*entry.call);
+    totals_.by_phase[to_string(entry.call->phase)].add(*entry.call);
+    totals_.by_step[entry.step].add(*entry.call);
+  }
+}
+
+LoggedTotals EventLog::totals() const {
+  std::lock_guard lock(totals_mu_);
+  return totals_;
 }
 
 void EventLog::flush() { writer_->flush(); }
@@ -93,7 +114,10 @@ void EventLog::session(const std::string& started_at, double wall_seconds,
                        {"time", iso_time_now()},
                        {"started", started_at},
                        {"wall_seconds", wall_seconds},
-                       {"outcome", outcome}})});
+                       {"outcome", outcome}}),
+                 0,
+                 std::nullopt,
+                 wall_seconds});
 }
 
 Warn EventLog::warner(Progress& progress) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,17 @@
 #include "util/batch_writer.h"
 
 namespace tg::cli {
+
+// Totals read back from an event log: per phase, per step and overall, plus wall time.
+struct LoggedTotals {
+  std::map<std::string, Totals> by_phase;
+  std::map<int, Totals> by_step;
+  Totals total;
+  double wall_seconds = 0;
+  int sessions = 0;
+};
+// Lines that do not parse (a torn last line) are skipped.
+LoggedTotals read_event_totals(const std::string& events_jsonl);
 
 // Thread-safe. Lines are queued and appended by a writer thread, in the order they were
 // logged, a batch at a time (Note [Writes off the I/O thread] in src/util/batch_writer.h).
@@ -43,12 +55,17 @@ class EventLog {
   Warn warner(Progress& progress);
   // Returns once every line logged before is written.
   void flush();
+  // What read_event_totals() of events.jsonl would give for the lines written so far: the
+  // file as it was when this log opened, plus what this log appended (Note [Reports from what
+  // the run holds] in run_summary.cpp). Call flush() first to include every line logged.
+  LoggedTotals totals() const;
 
   // A line, or a call whose line the writer formats.
   struct Entry {
     std::string line;
     int step = 0;
     std::optional<CallRecord> call;
+    std::optional<double> session_seconds;  // a session line: the session's wall time
   };
 
  private:
@@ -58,18 +75,10 @@ class EventLog {
   const PriceTable prices_;
   std::function<void(const std::string&)> on_write_failure_;
   std::shared_ptr<std::atomic<int>> shown_ = std::make_shared<std::atomic<int>>(0);
+  mutable std::mutex totals_mu_;
+  LoggedTotals totals_;  // of the lines written
   std::unique_ptr<util::BatchWriter<Entry>> writer_;  // last: its thread uses the above
 };
 
-// Totals read back from an event log: per phase, per step and overall, plus wall time.
-struct LoggedTotals {
-  std::map<std::string, Totals> by_phase;
-  std::map<int, Totals> by_step;
-  Totals total;
-  double wall_seconds = 0;
-  int sessions = 0;
-};
-// Lines that do not parse (a torn last line) are skipped.
-LoggedTotals read_event_totals(const std::string& events_jsonl);
 
 }  // namespace tg::cli

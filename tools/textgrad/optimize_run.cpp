@@ -204,7 +204,10 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
     dir_.write_file(fmt::format("steps/test_{:04d}.jsonl", record.step),
                     predictions_jsonl(test_items));
   }
-  dir_.write_step(record.step, to_json(record).dump(2));
+  const json document = to_json(record);
+  dir_.write_step(record.step, document.dump(2));
+  // What reading the file back gives: Note [Reports from what the run holds]
+  written_.steps[RunDir::step_file(record.step)] = step_from_json(document);
   events_.flush();
   dir_.check_writes();
   trace_.check_writes();
@@ -446,7 +449,8 @@ int OptimizeRun::finish(const std::vector<StepRecord>& records, const std::strin
   events_.flush();  // the reports read the event log
   dir_.write_file("final_prompt.txt", final_prompt + "\n");
   write_graph();
-  const RunSummary summary = load_summary(dir_);
+  written_.events = events_.totals();
+  const RunSummary summary = load_summary(dir_, written_);
   write_reports(dir_, summary);
   dir_.check_writes();
   const int last_step = records.empty() ? -1 : records.back().step;

@@ -19,6 +19,7 @@
 #include "progress.h"
 #include "run_dir.h"
 #include "run_records.h"
+#include "run_summary.h"
 #include "task.h"
 #include "trace.h"
 
@@ -71,6 +72,7 @@ class OptimizeRun {
   RunDir dir_;
   std::string initial_;
   std::string last_graph_;                  // graph.dot of the last training step
+  RunSoFar written_;                        // the steps this session wrote
   std::vector<double> step0_val_scores_;    // spares the gate its first validation
   std::optional<std::string> best_prompt_;  // --keep-best: the final prompt
   Progress progress_;

@@ -218,8 +218,10 @@ void RunDir::check_writes() const {
   if (!shared_->write_error.empty()) throw Error(shared_->write_error);
 }
 
+std::string RunDir::step_file(int step) { return fmt::format("steps/step_{:04d}.json", step); }
+
 void RunDir::write_step(int step, const std::string& json) const {
-  write_file(fmt::format("steps/step_{:04d}.json", step), json);
+  write_file(step_file(step), json);
 }
 
 std::vector<std::string> RunDir::step_files() const {

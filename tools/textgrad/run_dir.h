@@ -50,6 +50,7 @@ class RunDir {
   const std::string& repair_note() const { return repair_note_; }
 
   // steps/step_0003.json and friends.
+  static std::string step_file(int step);
   void write_step(int step, const std::string& json) const;
   // The names of every recorded step's file ("steps/step_0003.json"), in step order.
   std::vector<std::string> step_files() const;
