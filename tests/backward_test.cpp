@@ -236,6 +236,76 @@ TEST(Backward, AChainsFeedbackCallsStayOnOneThread) {
   EXPECT_EQ(engine->requests().size(), 9u * 2 + 101u * 2);
 }
 
+// Note [Feedback as a continuation]: with an engine that answers on its own thread, the
+// backward caller sends the first feedback request and each later one is sent from the answer
+// before it, on the engine's thread: no thread of ours waits for an answer in between.
+TEST(Backward, FeedbackRequestsAreSentFromTheAnswerBefore) {
+  std::mutex mu;
+  std::vector<std::thread::id> senders;
+  auto engine = std::make_shared<ScriptedEngine>(
+      [&](const Request& r) {
+        if (r.phase == Phase::kBackward) {
+          std::lock_guard lock(mu);
+          senders.push_back(std::this_thread::get_id());
+        }
+        return testing::scripted_answer(r);
+      },
+      ScriptedEngine::Options{.delay = std::chrono::milliseconds(2)});
+  Variable x("start", "first text", true);
+  std::vector<Variable> keep{x};
+  for (int i = 0; i < 5; ++i) keep.push_back(LLMCall(engine)(keep.back()));
+  Variable loss = TextLoss(engine, "Evaluate.")(keep.back());
+  loss.value();
+  loss.backward(engine);
+  EXPECT_EQ(x.gradients().size(), 1u);
+  ASSERT_EQ(senders.size(), 6u);  // the loss's call, then one per link
+  EXPECT_EQ(senders.front(), std::this_thread::get_id());
+  const std::set<std::thread::id> later(senders.begin() + 1, senders.end());
+  EXPECT_EQ(later.size(), 1u);
+  EXPECT_EQ(later.count(std::this_thread::get_id()), 0u);
+}
+
+// Submitted feedback jobs keep BackwardOptions::concurrency as queued jobs of the task group
+// did, and use it.
+TEST(Backward, SubmittedFeedbackKeepsTheConcurrencyBound) {
+  auto engine = std::make_shared<ScriptedEngine>(
+      testing::scripted_answer, ScriptedEngine::Options{.delay = std::chrono::milliseconds(50)});
+  Variable prompt("Be helpful.", "system prompt", true);
+  BlackboxLLM model(engine, prompt);
+  std::vector<Variable> losses;
+  for (int i = 0; i < 8; ++i) {
+    losses.push_back(
+        TextLoss(engine, "Evaluate.")(model(Variable("q" + std::to_string(i), "q", false))));
+  }
+  Variable total = sum(losses);
+  total.value();
+  engine->reset();
+  total.backward(engine, {.concurrency = 3});
+  EXPECT_EQ(prompt.gradients().size(), 8u);
+  EXPECT_EQ(engine->requests().size(), 16u);
+  EXPECT_EQ(engine->peak_in_flight(), 3);
+}
+
+// A merge of aggregated feedback makes a blocking LLM call. When the answer that makes the
+// merging node ready arrives on the engine's own thread, the merge must move to another
+// thread: run there, it would wait for an answer that thread itself has to deliver.
+TEST(Backward, AMergeAfterAnAnswerOnTheEnginesThreadDoesNotWaitOnIt) {
+  auto engine = std::make_shared<ScriptedEngine>(
+      testing::scripted_answer, ScriptedEngine::Options{.delay = std::chrono::milliseconds(2)});
+  Variable prompt("Solve it.", "system prompt", true);
+  BlackboxLLM model(engine, prompt);
+  std::vector<Variable> losses;
+  for (int i = 0; i < 3; ++i) {
+    losses.push_back(
+        TextLoss(engine, "Evaluate.")(model(Variable("q" + std::to_string(i), "question", false))));
+  }
+  Variable total = aggregate(losses);
+  total.add_gradient("Answers are too long.");
+  total.backward(engine);
+  ASSERT_EQ(prompt.gradients().size(), 1u);
+  EXPECT_EQ(of_phase(*engine, Phase::kReduce).size(), 1u);
+}
+
 TEST(Backward, CustomTemplatesAreUsed) {
   auto engine = testing::scripted_engine();
   auto prompts = std::make_shared<Prompts>();

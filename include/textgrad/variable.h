@@ -73,7 +73,7 @@ struct FeedbackBudget {
 };
 
 struct BackwardOptions {
-  // How many backward LLM calls may run at once.
+  // How many backward LLM calls may be in flight at once.
   int concurrency = 8;
   // Templates to use; null means the built-in ones.
   std::shared_ptr<const Prompts> prompts;
@@ -86,7 +86,9 @@ struct BackwardOptions {
   // comes only from failed samples. Called once per Variable, during discovery.
   std::function<bool(const Variable&)> skip;
   // Earlier values of a Variable to show in its feedback requests (REVOLVE's design, off unless
-  // set; see Revolve::feedback_history()). Empty = no history section.
+  // set; see Revolve::feedback_history()). Empty = no history section. It may be called on the
+  // thread that delivers an engine's answers, so it must not block (a lock held briefly is
+  // fine).
   std::function<std::vector<std::string>(const Variable&)> past_values;
 };
 

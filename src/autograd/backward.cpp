@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -85,10 +87,22 @@ class Discovery {
   std::unordered_map<const Node*, bool> member_;
 };
 
+// Note [Feedback as a continuation]
+// A feedback job that blocked in Engine::generate() cost a thread switch to send its request
+// and another to deliver the answer to the blocked thread, on top of the transport's own. A
+// job with a non-blocking form (EdgeJob::start) is instead submitted, and its answer carries
+// the pass on from the engine's callback: the job's result is staged there, and the nodes it
+// makes ready are processed there too when that cannot block: the node is settled, its
+// function's backward() only renders text, and it has no aggregate group to reduce (a reduce
+// makes a blocking LLM call). Anything else, and every job without a non-blocking form, goes
+// to the task group. Nothing on that path waits, so the engine's thread is never held.
+// BackwardOptions::concurrency bounds the submitted jobs in flight as it bounds the group.
 class BackwardRun {
  public:
   BackwardRun(Engine& engine, const Prompts& prompts, const BackwardOptions& options)
-      : context_{engine, prompts, options}, pool_(options.concurrency) {}
+      : context_{engine, prompts, options},
+        max_in_flight_(std::max(1, options.concurrency)),
+        pool_(options.concurrency) {}
 
   void run(const NodePtr& root, std::vector<std::pair<NodePtr, std::vector<NodePtr>>> order) {
     for (size_t rank = 0; rank < order.size(); ++rank) {
@@ -99,8 +113,8 @@ class BackwardRun {
     for (auto& [node, state] : states_) {
       for (const NodePtr& pred : state.edges) ++states_.at(pred.get()).waiting;
     }
-    pool_.run([this, root] { process(root); });
-    pool_.wait();
+    process(root);
+    wait_until_done();
     if (error_) rethrow_failure();
   }
 
@@ -115,20 +129,51 @@ class BackwardRun {
   };
   struct Jobs {
     std::vector<EdgeJob> jobs;
-    std::vector<std::vector<std::optional<Gradient>>> results;
+    std::vector<EdgeJob::Results> results;
     std::atomic<size_t> remaining{0};
+  };
+  struct Submitted {
+    NodePtr node;
+    std::shared_ptr<Jobs> batch;
+    size_t index = 0;
+  };
+
+  // Set while this thread runs an engine's callback: nothing may block (Note [Feedback as a
+  // continuation]).
+  static thread_local int in_callback_;
+  struct CallbackScope {
+    CallbackScope() { ++in_callback_; }
+    ~CallbackScope() { --in_callback_; }
   };
 
   void process(const NodePtr& node) {
     if (failed_) return;
-    std::vector<EdgeJob> jobs;
     try {
       commit_staged(*node);
+    } catch (...) {
+      return record_failure(*node, std::current_exception());
+    }
+    if (in_callback_ > 0 && may_block(*node)) return post([this, node] { expand(node); });
+    expand(node);
+  }
+
+  static bool may_block(const Node& node) {
+    if (!node.ready() || (node.grad_fn && !node.grad_fn->backward_never_blocks())) return true;
+    const std::vector<Gradient> gradients = node.gradients();
+    return gradients.size() >= 2 &&
+           std::any_of(gradients.begin(), gradients.end(),
+                       [](const Gradient& g) { return !g.reduce_groups.empty(); });
+  }
+
+  // Reduces the node's feedback, asks its function for jobs and runs or submits them.
+  void expand(const NodePtr& node) {
+    if (failed_) return;
+    std::vector<EdgeJob> jobs;
+    try {
       reduce_gradients(*node, context_);
       if (node->grad_fn) jobs = node->grad_fn->backward(*node, context_);
     } catch (...) {
-      record_failure(*node, std::current_exception());
-      return;
+      return record_failure(*node, std::current_exception());
     }
     auto batch = std::make_shared<Jobs>();
     batch->results.resize(jobs.size());
@@ -137,15 +182,29 @@ class BackwardRun {
     if (batch->jobs.empty()) return finish(node, *batch);
     std::function<void()> last_llm_job;  // Note [Continue on this thread]
     for (size_t i = 0; i < batch->jobs.size(); ++i) {
+      const EdgeJob& job = batch->jobs[i];
+      if (job.start && targets_settled(job)) {
+        submit({node, batch, i});
+        continue;
+      }
       auto task = [this, node, batch, i] { run_job(node, batch, i); };
-      if (!batch->jobs[i].calls_llm) {
+      if (!job.calls_llm) {
         task();
         continue;
       }
-      if (last_llm_job) pool_.run(std::move(last_llm_job));
+      if (in_callback_ > 0) {
+        post(std::move(task));
+        continue;
+      }
+      if (last_llm_job) post(std::move(last_llm_job));
       last_llm_job = std::move(task);
     }
     if (last_llm_job) continue_here(std::move(last_llm_job));
+  }
+
+  static bool targets_settled(const EdgeJob& job) {
+    return std::all_of(job.targets.begin(), job.targets.end(),
+                       [](const NodePtr& target) { return target->ready(); });
   }
 
   // Note [Continue on this thread]
@@ -157,26 +216,96 @@ class BackwardRun {
   void continue_here(std::function<void()> task) {
     static constexpr int kMaxDepth = 32;
     thread_local int depth = 0;
-    if (depth >= kMaxDepth) return pool_.run(std::move(task));
+    if (depth >= kMaxDepth) return post(std::move(task));
     ++depth;
     task();  // never throws: process() and run_job() record their failures
     --depth;
   }
 
+  void post(std::function<void()> task) {
+    ++posted_;
+    pool_.run(std::move(task));
+  }
+
   void run_job(const NodePtr& node, const std::shared_ptr<Jobs>& batch, size_t i) {
     if (failed_) return;
     try {
-      batch->results[i] = batch->jobs[i].run();
-      if (batch->results[i].size() != batch->jobs[i].targets.size()) {
-        throw std::logic_error(
-            fmt::format("a backward job of {} returned {} results for {} targets", node->describe(),
-                        batch->results[i].size(), batch->jobs[i].targets.size()));
-      }
+      store_results(*node, *batch, i, batch->jobs[i].run());
     } catch (...) {
-      record_failure(*node, std::current_exception());
-      return;
+      return record_failure(*node, std::current_exception());
     }
     if (--batch->remaining == 0) finish(node, *batch);
+  }
+
+  void store_results(const Node& node, Jobs& batch, size_t i, EdgeJob::Results results) {
+    if (results.size() != batch.jobs[i].targets.size()) {
+      throw std::logic_error(fmt::format("a backward job of {} returned {} results for {} targets",
+                                         node.describe(), results.size(),
+                                         batch.jobs[i].targets.size()));
+    }
+    batch.results[i] = std::move(results);
+  }
+
+  // Starts the job now, or once fewer than max_in_flight_ are in flight.
+  void submit(Submitted job) {
+    {
+      std::lock_guard lock(flight_mu_);
+      ++unanswered_;
+      if (in_flight_ >= max_in_flight_) return waiting_jobs_.push_back(std::move(job));
+      ++in_flight_;
+    }
+    send(std::move(job));
+  }
+
+  void send(Submitted job) {
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto on_answer = [this, job, answered](EdgeJob::Results results, std::exception_ptr error) {
+      if (!answered->exchange(true)) answer(job, std::move(results), std::move(error));
+    };
+    try {
+      if (failed_) throw std::runtime_error("backward stopped");  // not recorded: one is
+      job.batch->jobs[job.index].start(on_answer);
+    } catch (...) {
+      on_answer({}, std::current_exception());
+    }
+  }
+
+  void answer(const Submitted& job, EdgeJob::Results results, std::exception_ptr error) {
+    {
+      CallbackScope scope;
+      try {
+        if (error) std::rethrow_exception(error);
+        store_results(*job.node, *job.batch, job.index, std::move(results));
+        if (--job.batch->remaining == 0) finish(job.node, *job.batch);
+      } catch (...) {
+        record_failure(*job.node, std::current_exception());
+      }
+      std::optional<Submitted> next;
+      {
+        std::lock_guard lock(flight_mu_);
+        if (waiting_jobs_.empty()) {
+          --in_flight_;
+        } else {
+          next = std::move(waiting_jobs_.front());
+          waiting_jobs_.pop_front();
+        }
+      }
+      if (next) send(std::move(*next));
+    }
+    std::lock_guard lock(flight_mu_);
+    if (--unanswered_ == 0) all_answered_.notify_all();
+  }
+
+  // The group's tasks may submit jobs, and answers may post tasks: done when neither has
+  // anything left and no task was posted while looking.
+  void wait_until_done() {
+    for (;;) {
+      const std::uint64_t posted = posted_;
+      pool_.wait();
+      std::unique_lock lock(flight_mu_);
+      all_answered_.wait(lock, [this] { return unanswered_ == 0; });
+      if (posted_ == posted) return;
+    }
   }
 
   void finish(const NodePtr& node, Jobs& batch) {
@@ -194,7 +323,11 @@ class BackwardRun {
     NodePtr last_ready;  // Note [Continue on this thread]
     for (const NodePtr& pred : self.edges) {
       if (--states_.at(pred.get()).waiting != 0) continue;
-      if (last_ready) pool_.run([this, ready = std::move(last_ready)] { process(ready); });
+      if (last_ready) {
+        auto task = [this, ready = std::move(last_ready)] { process(ready); };
+        // On an engine's callback a ready node is cheap or posts itself: no thread to wake.
+        in_callback_ > 0 ? continue_here(std::move(task)) : post(std::move(task));
+      }
       last_ready = pred;
     }
     if (last_ready) continue_here([this, ready = std::move(last_ready)] { process(ready); });
@@ -246,8 +379,17 @@ class BackwardRun {
   std::mutex error_mu_;
   std::exception_ptr error_;
   std::string failed_node_;
+  const int max_in_flight_;
+  std::mutex flight_mu_;
+  std::condition_variable all_answered_;
+  int in_flight_ = 0;   // submitted jobs whose answer has not come
+  int unanswered_ = 0;  // those and the ones waiting for room
+  std::deque<Submitted> waiting_jobs_;
+  std::atomic<std::uint64_t> posted_{0};
   util::TaskGroup pool_;  // last: its destructor joins workers before the state goes away
 };
+
+thread_local int BackwardRun::in_callback_ = 0;
 
 }  // namespace
 

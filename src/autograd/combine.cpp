@@ -16,6 +16,7 @@ class CombineFunction : public detail::Function {
  public:
   explicit CombineFunction(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
+  bool backward_never_blocks() const override { return true; }
 
   // Note [One gradient per part]
   // Each part gets the feedback exactly once, and nothing when the combined text got no real

@@ -169,6 +169,13 @@ struct Target {
   std::vector<std::string> past_values;
 };
 
+// A per-edge feedback call between sending it and turning its answer into feedback.
+struct PerEdgeCall {
+  Target target;
+  std::vector<std::string> notes;
+  Request call;
+};
+
 std::vector<std::string> past_values_of(const BackwardContext& context, const NodePtr& node) {
   if (!context.options.past_values) return {};
   return context.options.past_values(Variable(node));
@@ -258,27 +265,52 @@ std::vector<EdgeJob> feedback_jobs(const Node& output, FeedbackRequest request,
 
   std::vector<EdgeJob> jobs;
   for (const NodePtr& pred : targets) {
-    auto run = [&context, pred, request, feedback, response_role, groups, source, chain,
-                read_target]() -> std::optional<Gradient> {
-      Target target = read_target(pred);
+    // The request for `pred`, and the feedback its answer becomes.
+    auto prepare = [&context, pred, request, feedback, response_role, chain, read_target] {
+      PerEdgeCall c{read_target(pred), {}, {}};
       Draft d{chain ? request.chain_template : request.base_template,
-              target.role,
+              c.target.role,
               request.conversation,
               response_role,
               feedback,
-              {target.value},
+              {c.target.value},
               {},
-              target.past_values};
-      std::vector<std::string> notes;
-      const std::string system = context.prompts.get("backward_system");
-      fit_budget(context, system, d, notes);
-      Request call = make_request(context, request.items, render_user(context.prompts, d));
-      Gradient gradient = make_gradient(context, context.engine.generate(std::move(call)).text,
-                                        target, request, response_role, groups, source);
-      gradient.notes = std::move(notes);
+              c.target.past_values};
+      fit_budget(context, context.prompts.get("backward_system"), d, c.notes);
+      c.call = make_request(context, request.items, render_user(context.prompts, d));
+      return c;
+    };
+    auto to_gradient = [&context, request, response_role, groups, source](PerEdgeCall& c,
+                                                                         std::string answer) {
+      Gradient gradient = make_gradient(context, std::move(answer), c.target, request,
+                                        response_role, groups, source);
+      gradient.notes = std::move(c.notes);
       return gradient;
     };
-    jobs.push_back(single_job(pred, std::move(run), /*calls_llm=*/true));
+    EdgeJob job = single_job(
+        pred,
+        [&context, prepare, to_gradient]() -> std::optional<Gradient> {
+          PerEdgeCall c = prepare();
+          std::string answer = context.engine.generate(std::move(c.call)).text;
+          return to_gradient(c, std::move(answer));
+        },
+        /*calls_llm=*/true);
+    job.start = [&context, prepare, to_gradient](EdgeJob::Done done) {
+      auto c = std::make_shared<PerEdgeCall>(prepare());
+      Request call = std::move(c->call);
+      context.engine.submit(std::move(call), [c, to_gradient, done = std::move(done)](
+                                                 Outcome outcome) {
+        if (outcome.error) return done({}, outcome.error);
+        EdgeJob::Results results;
+        try {
+          results.push_back(to_gradient(*c, std::move(outcome.response.text)));
+        } catch (...) {
+          return done({}, std::current_exception());
+        }
+        done(std::move(results), nullptr);
+      });
+    };
+    jobs.push_back(std::move(job));
   }
   return jobs;
 }

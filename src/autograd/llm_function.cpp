@@ -14,6 +14,7 @@ class LlmFunction : public Function {
   explicit LlmFunction(std::string name) : name_(std::move(name)) {}
 
   std::string name() const override { return name_; }
+  bool backward_never_blocks() const override { return true; }
 
   void record_sent(std::string system, std::vector<ContentPart> content) {
     std::lock_guard lock(mu_);

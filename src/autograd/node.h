@@ -32,9 +32,18 @@ struct BackwardContext {
 // One feedback computation for one or more predecessors of a node (several for a joint
 // feedback call or a custom function). `run` returns one entry per target, in order; nothing
 // for a target that gets no feedback (e.g. a sum without feedback).
+//
+// `start`, when set, is the same computation without blocking (Note [Feedback as a
+// continuation] in backward.cpp): it reads the targets' values, which must be settled,
+// submits its one LLM request and returns; the engine's callback hands `done` the results or
+// the error, exactly once, on whatever thread the engine answers on (possibly before start
+// returns). Nothing `done` leads to may block. start() itself throws only before it submits.
 struct EdgeJob {
+  using Results = std::vector<std::optional<Gradient>>;
+  using Done = std::function<void(Results, std::exception_ptr)>;
   std::vector<NodePtr> targets;
-  std::function<std::vector<std::optional<Gradient>>()> run;
+  std::function<Results()> run;
+  std::function<void(Done)> start;
   bool calls_llm = false;
 };
 
@@ -49,6 +58,9 @@ class Function {
   // Called once every consumer of `output` has delivered its feedback. Must be thread-safe
   // with respect to other nodes' functions.
   virtual std::vector<EdgeJob> backward(Node& output, const BackwardContext& context) = 0;
+  // True when backward() only reads settled values and renders text (its jobs may still call
+  // LLMs): it can then run on an engine's completion thread once `output` is settled.
+  virtual bool backward_never_blocks() const { return false; }
 };
 
 // Note [Pending values]

@@ -25,6 +25,7 @@ class StringFunctionNode : public detail::Function {
       : purpose_(std::move(purpose)), inputs_(std::move(inputs)) {}
 
   std::string name() const override { return "StringBasedFunction"; }
+  bool backward_never_blocks() const override { return true; }
 
   std::vector<detail::EdgeJob> backward(detail::Node& output,
                                         const detail::BackwardContext& context) override {
