@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
 
 #include "support/workloads.h"
 #include "textgrad/textgrad.h"
@@ -217,6 +218,32 @@ TEST(Functions, SlowStringFunctionDoesNotBlockOtherAnswers) {
   EXPECT_FALSE(function_done.load());  // the answer came while the function was still running
   release.set_value();
   EXPECT_EQ(score.value(), "done");
+}
+
+// Runs::kInline: an instant function runs where its last input settled, here the engine's
+// delivery thread, instead of waking a shared worker; by default it runs on a worker.
+TEST(Functions, AnInlineStringFunctionRunsWhereItsInputSettled) {
+  auto engine = testing::scripted_engine(/*delay_ms=*/5);
+  std::promise<std::thread::id> probe;
+  engine->submit(Request::Text("probe", ""),
+                 [&](Outcome) { probe.set_value(std::this_thread::get_id()); });
+  const std::thread::id delivered_on = probe.get_future().get();
+  auto thread_of = [&](StringBasedFunction::Runs runs) {
+    std::thread::id ran_on;
+    StringBasedFunction metric(
+        [&](const Fields&) {
+          ran_on = std::this_thread::get_id();
+          return std::string("1");
+        },
+        "checks the answer", runs);
+    Variable answer = LLMCall(engine)(Variable("q", "question", false));
+    EXPECT_EQ(metric({{"answer", answer}}).value(), "1");
+    return ran_on;
+  };
+  EXPECT_EQ(thread_of(StringBasedFunction::Runs::kInline), delivered_on);
+  const std::thread::id worker = thread_of(StringBasedFunction::Runs::kOnWorker);
+  EXPECT_NE(worker, delivered_on);
+  EXPECT_NE(worker, std::this_thread::get_id());
 }
 
 }  // namespace

@@ -136,8 +136,8 @@ class FormattedLLMCall {
 // Any C++ function of named inputs, e.g. an exact-match metric. No LLM call in forward;
 // backward asks the feedback engine about each input that requires grad. The function runs
 // once its inputs are ready: at once on the calling thread if they already are, otherwise on
-// one of the library's shared worker threads (never on an engine's I/O thread, and no thread is
-// started per call). If the output Variable is gone by then, the function is skipped. The
+// one of the library's shared worker threads (never on an engine's I/O thread unless it is
+// declared Runs::kInline, and no thread is started per call). If the output Variable is gone by then, the function is skipped. The
 // shared workers live until the process exits and exit does not wait for them: a function
 // still queued or running at exit is abandoned. backward() and TGD::step() use the same
 // workers and wait for their own work before returning.
@@ -145,7 +145,16 @@ class StringBasedFunction {
  public:
   using Fn = std::function<std::string(const Fields& inputs)>;
 
-  StringBasedFunction(Fn fn, std::string purpose);
+  // Where the function runs when its inputs settle later than the call.
+  enum class Runs {
+    kOnWorker,  // on a shared worker: for anything that may wait or take long
+    // On the thread that settled the last input, often an engine's I/O thread, which serves
+    // every request in flight meanwhile: only for a function that returns at once and never
+    // waits, such as an exact-match metric. Saves a thread switch per call.
+    kInline,
+  };
+
+  StringBasedFunction(Fn fn, std::string purpose, Runs runs = Runs::kOnWorker);
 
   Variable operator()(const Fields& inputs,
                       std::string response_role = roles::kFunctionOutput) const;
@@ -153,6 +162,7 @@ class StringBasedFunction {
  private:
   Fn fn_;
   std::string purpose_;
+  Runs runs_;
 };
 
 // The values joined by newlines. Backward passes the feedback on the sum to every part,

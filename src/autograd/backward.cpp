@@ -113,7 +113,7 @@ class BackwardRun {
     for (auto& [node, state] : states_) {
       for (const NodePtr& pred : state.edges) ++states_.at(pred.get()).waiting;
     }
-    process(root);
+    process(root, /*may_wait_here=*/true);
     wait_until_done();
     if (error_) rethrow_failure();
   }
@@ -146,15 +146,18 @@ class BackwardRun {
     ~CallbackScope() { --in_callback_; }
   };
 
-  void process(const NodePtr& node) {
+  // Runs the node on this thread when that cannot block, or when this thread may wait and is
+  // not an engine's callback (Note [Continue on this thread]); otherwise posts it.
+  void process(const NodePtr& node, bool may_wait_here) {
     if (failed_) return;
     try {
       commit_staged(*node);
     } catch (...) {
       return record_failure(*node, std::current_exception());
     }
-    if (in_callback_ > 0 && may_block(*node)) return post([this, node] { expand(node); });
-    expand(node);
+    auto task = [this, node] { expand(node); };
+    if (may_block(*node) && (in_callback_ > 0 || !may_wait_here)) return post(std::move(task));
+    continue_here(std::move(task));
   }
 
   static bool may_block(const Node& node) {
@@ -212,7 +215,9 @@ class BackwardRun {
   // that got there instead of being queued: that thread's task ends right after, so queueing
   // would put it to sleep and wake another to do the same work (two thread switches a call
   // on training steps). It takes no extra slot of the group's concurrency, which counts this
-  // thread already. Nesting is capped so a long chain of nodes cannot exhaust the stack.
+  // thread already. Other ready predecessors run here too when they cannot block (their jobs
+  // are submitted, Note [Feedback as a continuation]): waking a worker would cost more than
+  // they do. Nesting is capped so a long chain of nodes cannot exhaust the stack.
   void continue_here(std::function<void()> task) {
     static constexpr int kMaxDepth = 32;
     thread_local int depth = 0;
@@ -320,17 +325,11 @@ class BackwardRun {
         it->second.staged.emplace_back(Key{self.rank, i, t}, std::move(*result));
       }
     }
-    NodePtr last_ready;  // Note [Continue on this thread]
+    std::vector<NodePtr> ready;
     for (const NodePtr& pred : self.edges) {
-      if (--states_.at(pred.get()).waiting != 0) continue;
-      if (last_ready) {
-        auto task = [this, ready = std::move(last_ready)] { process(ready); };
-        // On an engine's callback a ready node is cheap or posts itself: no thread to wake.
-        in_callback_ > 0 ? continue_here(std::move(task)) : post(std::move(task));
-      }
-      last_ready = pred;
+      if (--states_.at(pred.get()).waiting == 0) ready.push_back(pred);
     }
-    if (last_ready) continue_here([this, ready = std::move(last_ready)] { process(ready); });
+    for (size_t i = 0; i < ready.size(); ++i) process(ready[i], i + 1 == ready.size());
   }
 
   void commit_staged(Node& node) {

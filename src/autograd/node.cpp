@@ -207,7 +207,9 @@ void when_all_settled(const std::vector<NodePtr>& nodes, std::function<void()> c
 // on the thread that settles the last input, which for an HTTP engine is the transport's only
 // I/O thread: a slow function (running unit tests, say) would stall every request in flight.
 // So it runs on the library's executor (Note [One executor]), which starts no thread per call.
-// With its inputs ready it runs on the caller's thread.
+// With its inputs ready it runs on the caller's thread. A function its owner declares
+// instant (StringBasedFunction::Runs::kInline: the CLI's exact-match metrics) skips the
+// executor and the thread switch, and runs where its last input settled.
 void run_when_settled(const std::vector<NodePtr>& nodes, std::function<void()> work) {
   const bool ready =
       std::all_of(nodes.begin(), nodes.end(), [](const NodePtr& node) { return node->ready(); });

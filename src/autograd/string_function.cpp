@@ -51,8 +51,8 @@ class StringFunctionNode : public detail::Function {
 
 }  // namespace
 
-StringBasedFunction::StringBasedFunction(Fn fn, std::string purpose)
-    : fn_(std::move(fn)), purpose_(std::move(purpose)) {
+StringBasedFunction::StringBasedFunction(Fn fn, std::string purpose, Runs runs)
+    : fn_(std::move(fn)), purpose_(std::move(purpose)), runs_(runs) {
   if (!fn_) throw InvalidArgument("StringBasedFunction needs a function");
 }
 
@@ -73,7 +73,11 @@ Variable StringBasedFunction::operator()(const Fields& inputs, std::string respo
       out->fail(std::current_exception());
     }
   };
-  detail::run_when_settled(predecessors, std::move(evaluate));
+  if (runs_ == Runs::kInline) {
+    detail::when_all_settled(predecessors, std::move(evaluate));
+  } else {
+    detail::run_when_settled(predecessors, std::move(evaluate));
+  }
   return Variable(output);
 }
 

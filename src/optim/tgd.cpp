@@ -393,21 +393,28 @@ StepReport TextualGradientDescent::step() {
   report.optimizer = name();
   report.outcomes.resize(parameters_.size());
   std::vector<std::exception_ptr> errors(parameters_.size());
-  {
-    util::TaskGroup pool(
-        std::min<int>(options_.concurrency, std::max<size_t>(1, parameters_.size())));
-    for (size_t i = 0; i < parameters_.size(); ++i) {
-      pool.run([&, i] {
-        try {
-          report.outcomes[i] = update(i);
-        } catch (const std::exception& e) {
-          report.outcomes[i].parameter = parameters_[i];
-          report.outcomes[i].status = UpdateOutcome::Status::kFailed;
-          report.outcomes[i].reason = e.what();
-          errors[i] = std::current_exception();
-        }
-      });
-    }
+  auto update_task = [&](size_t i) {
+    return [&, i] {
+      try {
+        report.outcomes[i] = update(i);
+      } catch (const std::exception& e) {
+        report.outcomes[i].parameter = parameters_[i];
+        report.outcomes[i].status = UpdateOutcome::Status::kFailed;
+        report.outcomes[i].reason = e.what();
+        errors[i] = std::current_exception();
+      }
+    };
+  };
+  // The last update runs on this thread, which would only wait (a single parameter wakes no
+  // worker); the group's limit leaves it its slot of the concurrency.
+  const size_t count = parameters_.size();
+  const int limit = std::min<int>(options_.concurrency, static_cast<int>(count));
+  if (limit <= 1) {
+    for (size_t i = 0; i < count; ++i) update_task(i)();
+  } else {
+    util::TaskGroup pool(limit - 1);
+    for (size_t i = 0; i + 1 < count; ++i) pool.run(update_task(i));
+    update_task(count - 1)();
     pool.wait();
   }
   for (const auto& error : errors) {

@@ -221,6 +221,10 @@ void OptimizeRun::start_test(std::vector<StepRecord>& records, const std::string
   scorer->set_tagger(tagger.get());
   auto result = std::make_shared<std::promise<Evaluation>>();
   pending_test_ = PendingTest{result->get_future(), std::move(announce)};
+  if (task_.splits.test.empty()) {  // nothing to overlap: no worker to wake
+    result->set_value(Evaluation{});
+    return complete_test(records);
+  }
   Progress& progress = sequential_ ? progress_ : overlapped_progress_;
   util::Executor::shared().post(
       [this, tagger, scorer, result, &progress, label, prompt = record.prompt] {

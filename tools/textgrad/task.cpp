@@ -223,7 +223,9 @@ Variable Scorer::loss(const Variable& question, const Variable& answer, const Va
         example.target = inputs.at("ground_truth_answer").value();
         return std::to_string(score_text(example, inputs.at("prediction").value()));
       },
-      "The runtime of a string-based function that checks whether the prediction is correct.");
+      "The runtime of a string-based function that checks whether the prediction is correct.",
+      metric_.kind == MetricKind::kCommand ? StringBasedFunction::Runs::kOnWorker
+                                           : StringBasedFunction::Runs::kInline);
   return metric({{"prediction", response}, {"ground_truth_answer", answer}});
 }
 
