@@ -276,6 +276,19 @@ class BackwardRun {
   }
 
   void answer(const Submitted& job, EdgeJob::Results results, std::exception_ptr error) {
+    // The slot goes to a waiting job, or is free before the jobs this answer leads to are
+    // submitted: an engine that answers inside submit() then nests no deeper than
+    // continue_here() allows.
+    std::optional<Submitted> next;
+    {
+      std::lock_guard lock(flight_mu_);
+      if (waiting_jobs_.empty()) {
+        --in_flight_;
+      } else {
+        next = std::move(waiting_jobs_.front());
+        waiting_jobs_.pop_front();
+      }
+    }
     {
       CallbackScope scope;
       try {
@@ -284,16 +297,6 @@ class BackwardRun {
         if (--job.batch->remaining == 0) finish(job.node, *job.batch);
       } catch (...) {
         record_failure(*job.node, std::current_exception());
-      }
-      std::optional<Submitted> next;
-      {
-        std::lock_guard lock(flight_mu_);
-        if (waiting_jobs_.empty()) {
-          --in_flight_;
-        } else {
-          next = std::move(waiting_jobs_.front());
-          waiting_jobs_.pop_front();
-        }
       }
       if (next) send(std::move(*next));
     }
