@@ -1,6 +1,7 @@
 #include "data/text.h"
 
 #include <algorithm>
+#include <array>
 
 #include "data/unicode_tables.h"
 
@@ -39,6 +40,15 @@ CodePoint decode_utf8(std::string_view text, std::size_t pos) {
 }
 
 bool is_python_space(char32_t cp) {
+  // Answers are mostly ASCII: one lookup instead of a scan of the table per character.
+  static const std::array<bool, 128> ascii = [] {
+    std::array<bool, 128> spaces{};
+    for (char32_t space : kPythonWhitespace) {
+      if (space < spaces.size()) spaces[space] = true;
+    }
+    return spaces;
+  }();
+  if (cp < ascii.size()) return ascii[cp];
   return std::find(kPythonWhitespace.begin(), kPythonWhitespace.end(), cp) !=
          kPythonWhitespace.end();
 }
