@@ -146,7 +146,9 @@ class Variable {
 
   // Runs backward from this Variable: every Variable it depends on that requires grad
   // receives feedback. Uses `engine` for every feedback call. Throws BackwardError naming the
-  // failing node; the graph stays usable.
+  // failing node; the graph stays usable. Feedback requests are sent from this thread, from
+  // the library's workers, or from the engine's callback that delivered the answer before
+  // them; backward() returns once every one has been answered and its feedback stored.
   void backward(const EnginePtr& engine, const BackwardOptions& options = {}) const;
 
   // The value abbreviated for prompts: unchanged up to 2*n words, else the first n words,

@@ -162,10 +162,13 @@ class BackwardRun {
 
   static bool may_block(const Node& node) {
     if (!node.ready() || (node.grad_fn && !node.grad_fn->backward_never_blocks())) return true;
-    const std::vector<Gradient> gradients = node.gradients();
-    return gradients.size() >= 2 &&
-           std::any_of(gradients.begin(), gradients.end(),
-                       [](const Gradient& g) { return !g.reduce_groups.empty(); });
+    int count = 0;
+    bool grouped = false;
+    node.for_each_gradient([&](const Gradient& g) {
+      ++count;
+      grouped = grouped || !g.reduce_groups.empty();
+    });
+    return count >= 2 && grouped;  // what reduce_gradients() would merge with an LLM call
   }
 
   // Reduces the node's feedback, asks its function for jobs and runs or submits them.

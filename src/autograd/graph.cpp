@@ -103,8 +103,9 @@ std::string label_of(const detail::Node& node, const DotOptions& options) {
       "value: " + value_text(node, options.max_value_chars),
   };
   if (options.show_gradients) {
-    for (const Gradient& g : node.gradients())
+    node.for_each_gradient([&](const Gradient& g) {
       lines.push_back("gradient: " + shorten(g.text, options.max_value_chars));
+    });
   }
   std::string label;
   for (const std::string& line : lines) label += dot_escape(line) + "\\l";

@@ -123,6 +123,11 @@ std::vector<Gradient> Node::gradients() const {
   return gradients_;
 }
 
+void Node::for_each_gradient(const std::function<void(const Gradient&)>& visit) const {
+  std::lock_guard lock(mu_);
+  for (const Gradient& gradient : gradients_) visit(gradient);
+}
+
 void Node::set_gradients(std::vector<Gradient> gradients) {
   std::lock_guard lock(mu_);
   gradients_ = std::move(gradients);

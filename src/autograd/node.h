@@ -97,6 +97,9 @@ struct Node {
 
   // --- feedback ---
   std::vector<Gradient> gradients() const;
+  // Hands each gradient to `visit` without copying it; `visit` runs under the node's lock and
+  // must not use this node.
+  void for_each_gradient(const std::function<void(const Gradient&)>& visit) const;
   void set_gradients(std::vector<Gradient> gradients);
   void add_gradient(Gradient gradient);
   // Adds feedback from a backward pass: earlier feedback from the same sources is replaced.

@@ -33,8 +33,10 @@ void scan_template(std::string_view text, OnText on_text, OnPlaceholder on_place
         continue;
       }
     }
-    size_t next = text.find_first_of("{}", i + 1);
-    if (next == std::string_view::npos) next = text.size();
+    // A plain loop: find_first_of("{}") tests each character against the set through
+    // memchr, and templates are scanned for every request.
+    size_t next = i + 1;
+    while (next < text.size() && text[next] != '{' && text[next] != '}') ++next;
     on_text(text.substr(i, next - i));
     i = next;
   }
