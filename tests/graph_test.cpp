@@ -113,6 +113,10 @@ TEST(GraphDotTest, ExactGradientTextIsEscaped) {
   g.loss.backward(fixed_feedback("Be \"more\" specific.\nUse units."));
   const std::string system = label_of(to_dot(g.loss), "n2");
   EXPECT_TRUE(contains(system, "\\lgradient: Be \\\"more\\\" specific.\\lUse units.\\l")) << system;
+
+  SmallGraph windows;
+  windows.loss.backward(fixed_feedback("C:\\temp\r\nnext"));
+  EXPECT_TRUE(contains(label_of(to_dot(windows.loss), "n2"), "gradient: C:\\\\temp\\lnext\\l"));
 }
 
 TEST(GraphDotTest, ValuesAreCutAtCodePoints) {

@@ -75,24 +75,28 @@ std::string op_name(const detail::Node& node) {
 std::string dot_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
+  size_t plain = 0;  // start of the run of characters copied as they are
+  for (size_t i = 0; i < text.size(); ++i) {
+    std::string_view replacement;
+    switch (text[i]) {
       case '\\':
-        out += "\\\\";
+        replacement = "\\\\";
         break;
       case '"':
-        out += "\\\"";
+        replacement = "\\\"";
         break;
       case '\n':
-        out += "\\l";
+        replacement = "\\l";
         break;
       case '\r':
         break;
       default:
-        out += c;
+        continue;
     }
+    out.append(text.substr(plain, i - plain)).append(replacement);
+    plain = i + 1;
   }
-  return out;
+  return out.append(text.substr(plain));
 }
 
 std::string label_of(const detail::Node& node, const DotOptions& options) {
