@@ -137,10 +137,10 @@ class FormattedLLMCall {
 // backward asks the feedback engine about each input that requires grad. The function runs
 // once its inputs are ready: at once on the calling thread if they already are, otherwise on
 // one of the library's shared worker threads (never on an engine's I/O thread unless it is
-// declared Runs::kInline, and no thread is started per call). If the output Variable is gone by then, the function is skipped. The
-// shared workers live until the process exits and exit does not wait for them: a function
-// still queued or running at exit is abandoned. backward() and TGD::step() use the same
-// workers and wait for their own work before returning.
+// declared Runs::kInline, and no thread is started per call). If the output Variable is gone by
+// then, the function is skipped. The shared workers live until the process exits and exit does not
+// wait for them: a function still queued or running at exit is abandoned. backward() and
+// TGD::step() use the same workers and wait for their own work before returning.
 class StringBasedFunction {
  public:
   using Fn = std::function<std::string(const Fields& inputs)>;

@@ -281,7 +281,7 @@ std::vector<EdgeJob> feedback_jobs(const Node& output, FeedbackRequest request,
       return c;
     };
     auto to_gradient = [&context, request, response_role, groups, source](PerEdgeCall& c,
-                                                                         std::string answer) {
+                                                                          std::string answer) {
       Gradient gradient = make_gradient(context, std::move(answer), c.target, request,
                                         response_role, groups, source);
       gradient.notes = std::move(c.notes);
@@ -298,17 +298,17 @@ std::vector<EdgeJob> feedback_jobs(const Node& output, FeedbackRequest request,
     job.start = [&context, prepare, to_gradient](EdgeJob::Done done) {
       auto c = std::make_shared<PerEdgeCall>(prepare());
       Request call = std::move(c->call);
-      context.engine.submit(std::move(call), [c, to_gradient, done = std::move(done)](
-                                                 Outcome outcome) {
-        if (outcome.error) return done({}, outcome.error);
-        EdgeJob::Results results;
-        try {
-          results.push_back(to_gradient(*c, std::move(outcome.response.text)));
-        } catch (...) {
-          return done({}, std::current_exception());
-        }
-        done(std::move(results), nullptr);
-      });
+      context.engine.submit(
+          std::move(call), [c, to_gradient, done = std::move(done)](Outcome outcome) {
+            if (outcome.error) return done({}, outcome.error);
+            EdgeJob::Results results;
+            try {
+              results.push_back(to_gradient(*c, std::move(outcome.response.text)));
+            } catch (...) {
+              return done({}, std::current_exception());
+            }
+            done(std::move(results), nullptr);
+          });
     };
     jobs.push_back(std::move(job));
   }

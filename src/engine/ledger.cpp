@@ -67,7 +67,8 @@ std::optional<Price> PriceTable::find(const std::string& provider, const std::st
   const std::string key = provider + "/" + model;
   std::lock_guard lock(found_->mu);
   auto it = found_->by_model.find(key);
-  if (it == found_->by_model.end()) it = found_->by_model.emplace(key, look_up(provider, model)).first;
+  if (it == found_->by_model.end())
+    it = found_->by_model.emplace(key, look_up(provider, model)).first;
   return it->second;
 }
 

@@ -115,9 +115,7 @@ void EventLog::session(const std::string& started_at, double wall_seconds,
                        {"started", started_at},
                        {"wall_seconds", wall_seconds},
                        {"outcome", outcome}}),
-                 0,
-                 std::nullopt,
-                 wall_seconds});
+                 0, std::nullopt, wall_seconds});
 }
 
 Warn EventLog::warner(Progress& progress) {

@@ -76,9 +76,8 @@ class EventLog {
   std::function<void(const std::string&)> on_write_failure_;
   std::shared_ptr<std::atomic<int>> shown_ = std::make_shared<std::atomic<int>>(0);
   mutable std::mutex totals_mu_;
-  LoggedTotals totals_;  // of the lines written
+  LoggedTotals totals_;                               // of the lines written
   std::unique_ptr<util::BatchWriter<Entry>> writer_;  // last: its thread uses the above
 };
-
 
 }  // namespace tg::cli

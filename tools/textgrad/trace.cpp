@@ -316,15 +316,15 @@ class TaggedEngine : public Engine {
     auto shared = std::make_shared<Request>(request);
     // One pointer to what every call shares: copying the tags, the engine's description and
     // the observer into each callback cost a dozen allocations a call.
-    inner_->submit(std::move(request), [shared, step = step_->load(), fixed = fixed_,
-                                        done = std::move(done),
-                                        start = std::chrono::steady_clock::now()](Outcome outcome) {
-      const double latency_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
-      fixed->observer({step, fixed->tags, fixed->info, *shared, outcome, latency_ms});
-      done(std::move(outcome));
-    });
+    inner_->submit(
+        std::move(request), [shared, step = step_->load(), fixed = fixed_, done = std::move(done),
+                             start = std::chrono::steady_clock::now()](Outcome outcome) {
+          const double latency_ms =
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+          fixed->observer({step, fixed->tags, fixed->info, *shared, outcome, latency_ms});
+          done(std::move(outcome));
+        });
   }
 
  private:
