@@ -34,6 +34,18 @@
 namespace tg::detail {
 namespace {
 
+// Whether reduce_gradients() may have feedback to merge: two pieces or more, one of them in an
+// aggregate group. Looks without copying the feedback, which carries its whole conversation.
+bool may_reduce(const Node& node) {
+  int count = 0;
+  bool grouped = false;
+  node.for_each_gradient([&](const Gradient& g) {
+    ++count;
+    grouped = grouped || !g.reduce_groups.empty();
+  });
+  return count >= 2 && grouped;
+}
+
 // Note [Edges snapshot at discovery]
 // Whether a node belongs to the pass (requires grad, not an image, not skipped) is decided
 // once, when discovery first meets it, and each node's edges to its members are recorded
@@ -162,13 +174,7 @@ class BackwardRun {
 
   static bool may_block(const Node& node) {
     if (!node.ready() || (node.grad_fn && !node.grad_fn->backward_never_blocks())) return true;
-    int count = 0;
-    bool grouped = false;
-    node.for_each_gradient([&](const Gradient& g) {
-      ++count;
-      grouped = grouped || !g.reduce_groups.empty();
-    });
-    return count >= 2 && grouped;  // what reduce_gradients() would merge with an LLM call
+    return may_reduce(node);  // a merge is an LLM call
   }
 
   // Reduces the node's feedback, asks its function for jobs and runs or submits them.
@@ -399,8 +405,8 @@ thread_local int BackwardRun::in_callback_ = 0;
 }  // namespace
 
 void reduce_gradients(Node& node, const BackwardContext& context) {
+  if (!may_reduce(node)) return;
   std::vector<Gradient> gradients = node.gradients();
-  if (gradients.size() < 2) return;
   std::map<std::uint64_t, std::vector<size_t>> members;  // ordered: deterministic call order
   for (size_t i = 0; i < gradients.size(); ++i) {
     for (std::uint64_t group : gradients[i].reduce_groups) members[group].push_back(i);
