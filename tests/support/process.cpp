@@ -10,9 +10,42 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace tg::testing {
 
+namespace {
+
+// The environment the child starts with: ours, with `overrides` set (an empty value unsets).
+std::vector<std::string> child_environment(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> entries;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (overrides.count(std::string(text.substr(0, text.find('=')))) == 0) {
+      entries.emplace_back(text);
+    }
+  }
+  for (const auto& [name, value] : overrides) {
+    if (!value.empty()) entries.push_back(name + "=" + value);
+  }
+  return entries;
+}
+
+std::vector<char*> pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+// Note [Nothing but system calls after fork]
+// The test process has threads (fake servers, the library's workers), and a child of fork()
+// inherits their locks in whatever state they were in: one that allocates (setenv does) can
+// wait forever on an allocator lock another thread held at the fork. A loaded ASan run hit
+// exactly that. So the child's arguments and environment are built before fork, and the child
+// only calls dup2, open, execve and _exit.
 Process::Process(const std::vector<std::string>& argv,
                  const std::map<std::string, std::string>& env) {
   char out_template[] = "/tmp/textgrad-out-XXXXXX";
@@ -21,6 +54,9 @@ Process::Process(const std::vector<std::string>& argv,
   int err_fd = mkstemp(err_template);
   out_path_ = out_template;
   err_path_ = err_template;
+  const std::vector<std::string> environment = child_environment(env);
+  std::vector<char*> args = pointers(argv);
+  std::vector<char*> envp = pointers(environment);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -28,17 +64,7 @@ Process::Process(const std::vector<std::string>& argv,
     dup2(err_fd, STDERR_FILENO);
     int null_fd = open("/dev/null", O_RDONLY);
     dup2(null_fd, STDIN_FILENO);
-    for (const auto& [name, value] : env) {
-      if (value.empty()) {
-        unsetenv(name.c_str());
-      } else {
-        setenv(name.c_str(), value.c_str(), 1);
-      }
-    }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(out_fd);
