@@ -23,6 +23,19 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// One loss per question "<prefix>0", "<prefix>1", ...: TextLoss of a model's answer under
+// `prompt`.
+std::vector<Variable> losses_of(const EnginePtr& engine, const Variable& prompt, int count,
+                                const std::string& prefix, const std::string& role) {
+  BlackboxLLM model(engine, prompt);
+  std::vector<Variable> losses;
+  for (int i = 0; i < count; ++i) {
+    losses.push_back(
+        TextLoss(engine, "Evaluate.")(model(Variable(prefix + std::to_string(i), role, false))));
+  }
+  return losses;
+}
+
 TEST(Backward, BaseModeWhenTheLossHasNoFeedback) {
   auto engine = testing::scripted_engine();
   Variable answer("The sum is 12.", "answer to the question");
@@ -191,13 +204,7 @@ TEST(Backward, FeedbackOrderFollowsTheGraphNotTiming) {
   });
   auto run = [&](int concurrency) {
     Variable prompt("Be helpful.", "system prompt", true);
-    BlackboxLLM model(engine, prompt);
-    std::vector<Variable> losses;
-    for (int i = 0; i < 4; ++i) {
-      losses.push_back(
-          TextLoss(engine, "Evaluate.")(model(Variable("sample" + std::to_string(i), "q", false))));
-    }
-    sum(losses).backward(engine, {.concurrency = concurrency});
+    sum(losses_of(engine, prompt, 4, "sample", "q")).backward(engine, {.concurrency = concurrency});
     std::vector<std::string> texts;
     for (const Gradient& g : prompt.gradients()) texts.push_back(g.text);
     return texts;
@@ -271,13 +278,7 @@ TEST(Backward, SubmittedFeedbackKeepsTheConcurrencyBound) {
   auto engine = std::make_shared<ScriptedEngine>(
       testing::scripted_answer, ScriptedEngine::Options{.delay = std::chrono::milliseconds(50)});
   Variable prompt("Be helpful.", "system prompt", true);
-  BlackboxLLM model(engine, prompt);
-  std::vector<Variable> losses;
-  for (int i = 0; i < 8; ++i) {
-    losses.push_back(
-        TextLoss(engine, "Evaluate.")(model(Variable("q" + std::to_string(i), "q", false))));
-  }
-  Variable total = sum(losses);
+  Variable total = sum(losses_of(engine, prompt, 8, "q", "q"));
   total.value();
   engine->reset();
   total.backward(engine, {.concurrency = 3});
@@ -293,13 +294,7 @@ TEST(Backward, AMergeAfterAnAnswerOnTheEnginesThreadDoesNotWaitOnIt) {
   auto engine = std::make_shared<ScriptedEngine>(
       testing::scripted_answer, ScriptedEngine::Options{.delay = std::chrono::milliseconds(2)});
   Variable prompt("Solve it.", "system prompt", true);
-  BlackboxLLM model(engine, prompt);
-  std::vector<Variable> losses;
-  for (int i = 0; i < 3; ++i) {
-    losses.push_back(
-        TextLoss(engine, "Evaluate.")(model(Variable("q" + std::to_string(i), "question", false))));
-  }
-  Variable total = aggregate(losses);
+  Variable total = aggregate(losses_of(engine, prompt, 3, "q", "question"));
   total.add_gradient("Answers are too long.");
   total.backward(engine);
   ASSERT_EQ(prompt.gradients().size(), 1u);
