@@ -191,10 +191,11 @@ int OptimizeRun::run() {
   return finish(records, outcome, watcher.signal(), wall);
 }
 
-std::vector<StepRecord> OptimizeRun::load_records() const {
+std::vector<StepRecord> OptimizeRun::load_records() {
   std::vector<StepRecord> records;
   for (const std::string& name : dir_.step_files()) {
     dir_.read_json(name, [&](const json& step) { records.push_back(step_from_json(step)); });
+    held_.steps[name] = records.back();  // the reports need not parse it again
   }
   return records;
 }
@@ -207,7 +208,7 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
   const json document = to_json(record);
   dir_.write_step(record.step, document.dump(2));
   // What reading the file back gives: Note [Reports from what the run holds]
-  written_.steps[RunDir::step_file(record.step)] = step_from_json(document);
+  held_.steps[RunDir::step_file(record.step)] = step_from_json(document);
   events_.flush();
   dir_.check_writes();
   trace_.check_writes();
@@ -453,8 +454,8 @@ int OptimizeRun::finish(const std::vector<StepRecord>& records, const std::strin
   events_.flush();  // the reports read the event log
   dir_.write_file("final_prompt.txt", final_prompt + "\n");
   write_graph();
-  written_.events = events_.totals();
-  const RunSummary summary = load_summary(dir_, written_);
+  held_.events = events_.totals();
+  const RunSummary summary = load_summary(dir_, held_);
   write_reports(dir_, summary);
   dir_.check_writes();
   const int last_step = records.empty() ? -1 : records.back().step;

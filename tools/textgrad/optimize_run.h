@@ -46,7 +46,7 @@ class OptimizeRun {
     std::function<void(const StepRecord&)> announce;  // after its files are written
   };
 
-  std::vector<StepRecord> load_records() const;
+  std::vector<StepRecord> load_records();
   void evaluate_step0(std::vector<StepRecord>& records);
   void train(Variable& prompt, std::vector<StepRecord>& records);
   void train_search(Variable& prompt, std::vector<StepRecord>& records);
@@ -72,7 +72,7 @@ class OptimizeRun {
   RunDir dir_;
   std::string initial_;
   std::string last_graph_;                  // graph.dot of the last training step
-  RunSoFar written_;                        // the steps this session wrote
+  RunSoFar held_;                           // the steps this session read or wrote
   std::vector<double> step0_val_scores_;    // spares the gate its first validation
   std::optional<std::string> best_prompt_;  // --keep-best: the final prompt
   Progress progress_;

@@ -108,9 +108,9 @@ std::optional<SearchSummary> load_search(const RunDir& dir) {
 // A run's reports are rebuilt from its directory, so a resumed or re-reported run shows the
 // same numbers. At the end of a run, reading its step files and events.jsonl back cost more
 // than a tenth of the CLI's CPU on training steps (nlohmann's lexer, over every byte the run
-// wrote). The finishing run passes what it wrote instead: each step record as parsed from the
-// very JSON document it wrote, and the totals its event log folded from the records it
-// appended. Earlier sessions' steps are still read from their files, and
+// wrote). The finishing run passes what it holds instead: the step records it parsed when it
+// resumed, each one it wrote as parsed from the very JSON document it wrote, and the totals its
+// event log folded from the records it appended. Step files it does not hold are read, and
 // `RunsTest.KillThenResumeThenReportGivesTheTotalsOfAnUninterruptedRun` and
 // `RunsTest.TheReportAtTheEndIsTheOneReportRebuilds` check that `textgrad report` rebuilds the
 // same report.
