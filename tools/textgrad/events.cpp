@@ -8,6 +8,7 @@
 
 #include "engine/call_record.h"
 #include "textgrad/errors.h"
+#include "util/json_dump.h"
 
 namespace tg::cli {
 
@@ -16,7 +17,7 @@ using nlohmann::json;
 namespace {
 
 std::string dump(const json& event) {
-  return event.dump(-1, ' ', false, json::error_handler_t::replace);
+  return util::dump_json(event, -1, util::InvalidUtf8::kReplace);
 }
 
 // A JSON string, escaped as the rest of the log is (invalid UTF-8 replaced).

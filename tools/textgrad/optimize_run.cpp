@@ -17,6 +17,7 @@
 #include "textgrad/textgrad.h"
 #include "util/clip.h"
 #include "util/executor.h"
+#include "util/json_dump.h"
 #include "util/text.h"
 #include "worker_dispatch.h"
 
@@ -206,7 +207,7 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
                     predictions_jsonl(test_items));
   }
   const json document = to_json(record);
-  dir_.write_step(record.step, document.dump(2));
+  dir_.write_step(record.step, util::dump_json(document, 2));
   // What reading the file back gives: Note [Reports from what the run holds]
   held_.steps[RunDir::step_file(record.step)] = step_from_json(document);
   events_.flush();
@@ -425,7 +426,7 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
                                                                               : "accepted";
   record.parameters.push_back(std::move(parameter));
   record.prompt = prompt.value();
-  record.optimizer = step_record(report, optimizer).dump();
+  record.optimizer = util::dump_json(step_record(report, optimizer));
   return record;
 }
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json_dump.h"
+
 namespace tg::cli {
 
 using nlohmann::json;
@@ -19,7 +21,7 @@ std::optional<double> number_or_null(const json& j, const char* key) {
   return j[key].get<double>();
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) { return util::dump_json(j, -1, util::InvalidUtf8::kReplace); }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/providers/codec_common.h"
+#include "util/json_dump.h"
 
 namespace tg::providers {
 namespace {
@@ -90,7 +91,7 @@ class AnthropicCodec final : public Codec {
 
     http::HttpRequest out;
     out.url = config.base_url + "/v1/messages";
-    out.body = body.dump();
+    out.body = util::dump_json(body);
     out.headers.emplace_back("Content-Type", "application/json");
     if (!config.api_key.empty()) out.headers.emplace_back("x-api-key", config.api_key);
     out.headers.emplace_back("anthropic-version", kApiVersion);

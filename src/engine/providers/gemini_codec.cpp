@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/providers/codec_common.h"
+#include "util/json_dump.h"
 
 namespace tg::providers {
 namespace {
@@ -110,7 +111,7 @@ class GeminiCodec final : public Codec {
     http::HttpRequest out;
     out.url =
         fmt::format("{}/v1beta/{}:generateContent", config.base_url, model_path(config.model));
-    out.body = body.dump();
+    out.body = util::dump_json(body);
     out.headers.emplace_back("Content-Type", "application/json");
     if (!config.api_key.empty()) out.headers.emplace_back("x-goog-api-key", config.api_key);
     out.headers.insert(out.headers.end(), config.extra_headers.begin(), config.extra_headers.end());

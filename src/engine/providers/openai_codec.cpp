@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/providers/codec_common.h"
+#include "util/json_dump.h"
 
 namespace tg::providers {
 namespace {
@@ -93,7 +94,7 @@ class OpenAiCodec final : public Codec {
 
     http::HttpRequest out;
     out.url = url(config);
-    out.body = body.dump();
+    out.body = util::dump_json(body);
     out.headers.emplace_back("Content-Type", "application/json");
     if (!config.api_key.empty()) {
       if (azure_) {
