@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libssl-dev
   ca-certificates zlib1g-dev
+  libjemalloc-dev  # the textgrad program's allocator (docs/performance.md)
   clang libclang-rt-14-dev  # the fuzz targets (scripts/fuzz.sh) need clang and libFuzzer
   chromium  # renders report.html in a test (headless)
   # The shared response cache on Redis (libhiredis) and the server its tests start.
