@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "textgrad/errors.h"
+#include "util/json_dump.h"
 
 namespace tg {
 namespace {
@@ -97,7 +98,7 @@ std::string GatedOptimizer::state() const {
             {"scored", scored_},
             {"scores", baseline_}};
   if (options_.keep_best) j["best"] = {{"values", best_values_}, {"mean", best_mean_}};
-  return j.dump();
+  return util::dump_json(j);
 }
 
 void GatedOptimizer::load_state(const std::string& state) {

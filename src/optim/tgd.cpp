@@ -6,6 +6,7 @@
 #include "textgrad/budget.h"
 #include "textgrad/errors.h"
 #include "textgrad/optimizer.h"
+#include "util/json_dump.h"
 #include "util/task_group.h"
 #include "util/text.h"
 
@@ -431,7 +432,7 @@ std::string TextualGradientDescent::state() const {
                       {"past_values", history_[i].values},
                       {"past_feedback", history_[i].feedback}});
   }
-  return json{{"optimizer", name()}, {"parameters", params}}.dump();
+  return util::dump_json(json{{"optimizer", name()}, {"parameters", params}});
 }
 
 void TextualGradientDescent::load_state(const std::string& state) {

@@ -426,7 +426,7 @@ StepRecord OptimizeRun::train_step(int step, int epoch, const std::vector<size_t
                                                                               : "accepted";
   record.parameters.push_back(std::move(parameter));
   record.prompt = prompt.value();
-  record.optimizer = util::dump_json(step_record(report, optimizer));
+  record.optimizer = std::make_shared<const json>(step_record(report, optimizer));
   return record;
 }
 

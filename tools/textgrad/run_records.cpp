@@ -77,7 +77,7 @@ json to_json(const StepRecord& r) {
             {"test_scores", r.test_scores},
             {"items", items},
             {"parameters", parameters}};
-  if (!r.optimizer.empty()) j["optimizer"] = json::parse(r.optimizer);
+  if (r.optimizer) j["optimizer"] = *r.optimizer;
   return j;
 }
 
@@ -111,7 +111,7 @@ StepRecord step_from_json(const json& j) {
     }
     r.parameters.push_back(std::move(parameter));
   }
-  if (j.contains("optimizer")) r.optimizer = j["optimizer"].dump();
+  if (j.contains("optimizer")) r.optimizer = std::make_shared<const json>(j["optimizer"]);
   return r;
 }
 

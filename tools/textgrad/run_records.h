@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,9 +61,11 @@ struct StepRecord {
   std::vector<int> test_scores;
   std::vector<ItemRecord> items;  // the training batch
   std::vector<ParameterRecord> parameters;
-  // JSON text: the optimizer's name, the gate's decision and figures, and the optimizer's
-  // state after the step, which --resume restores (optimizer_options.h). Empty for step 0.
-  std::string optimizer;
+  // The optimizer's name, the gate's decision and figures, and the optimizer's state after
+  // the step, which --resume restores (optimizer_options.h). Null for step 0. Kept as a
+  // document, not text: the step file embeds it, and parsing it back for every step cost more
+  // than the rest of the record.
+  std::shared_ptr<const nlohmann::json> optimizer;
 };
 
 nlohmann::json to_json(const ItemRecord& item);
