@@ -272,6 +272,31 @@ TEST(Backward, FeedbackRequestsAreSentFromTheAnswerBefore) {
   EXPECT_EQ(later.count(std::this_thread::get_id()), 0u);
 }
 
+// Note [Waiting for the forward pass]: backward() called while the forward calls are still
+// answering sends each node's feedback request from the thread that settles the node's value:
+// neither the caller nor a worker of the group waits for a value to send it.
+TEST(Backward, FeedbackForAPendingValueIsSentWhereTheValueSettles) {
+  std::mutex mu;
+  std::vector<std::thread::id> feedback_senders;
+  auto engine = std::make_shared<ScriptedEngine>(
+      [&](const Request& r) {  // runs in submit(), on the sending thread
+        if (r.phase == Phase::kBackward) {
+          std::lock_guard lock(mu);
+          feedback_senders.push_back(std::this_thread::get_id());
+        }
+        return testing::scripted_answer(r);
+      },
+      ScriptedEngine::Options{.delay = std::chrono::milliseconds(20)});
+  Variable prompt("Be helpful.", "system prompt", true);
+  Variable total = sum(losses_of(engine, prompt, 3, "q", "q"));
+  total.backward(engine);  // the forward calls are still in flight
+  EXPECT_EQ(prompt.gradients().size(), 3u);
+  ASSERT_EQ(feedback_senders.size(), 6u);  // per item: the loss's call, then the answer's
+  const std::set<std::thread::id> senders(feedback_senders.begin(), feedback_senders.end());
+  EXPECT_EQ(senders.size(), 1u) << "all from the engine's delivering thread";
+  EXPECT_EQ(senders.count(std::this_thread::get_id()), 0u);
+}
+
 // Submitted feedback jobs keep BackwardOptions::concurrency as queued jobs of the task group
 // did, and use it.
 TEST(Backward, SubmittedFeedbackKeepsTheConcurrencyBound) {

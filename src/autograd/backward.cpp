@@ -167,14 +167,41 @@ class BackwardRun {
     } catch (...) {
       return record_failure(*node, std::current_exception());
     }
+    if (!node->ready()) return continue_when_settled(node);
+    dispatch(node, may_wait_here);
+  }
+
+  void dispatch(const NodePtr& node, bool may_wait_here) {
     auto task = [this, node] { expand(node); };
     if (may_block(*node) && (in_callback_ > 0 || !may_wait_here)) return post(std::move(task));
     continue_here(std::move(task));
   }
 
   static bool may_block(const Node& node) {
-    if (!node.ready() || (node.grad_fn && !node.grad_fn->backward_never_blocks())) return true;
+    if (node.grad_fn && !node.grad_fn->backward_never_blocks()) return true;
     return may_reduce(node);  // a merge is an LLM call
+  }
+
+  // Note [Waiting for the forward pass]
+  // backward() may start while the forward pass is still answering: a node's feedback needs
+  // its value. A node whose value is pending is taken up by the thread that settles it (an
+  // engine's callback, as in Note [Feedback as a continuation]) instead of a worker of the
+  // group that would wait for the value: that wait cost a worker's wake-up, its sleep and its
+  // second wake-up, three times a step of a prompt-optimization run. Until then the node
+  // counts as an unanswered job, so the run does not end before it.
+  void continue_when_settled(const NodePtr& node) {
+    {
+      std::lock_guard lock(flight_mu_);
+      ++unanswered_;
+    }
+    node->on_settled([this, node] {
+      {
+        CallbackScope scope;
+        if (!failed_) dispatch(node, /*may_wait_here=*/false);
+      }
+      std::lock_guard lock(flight_mu_);
+      if (--unanswered_ == 0) all_answered_.notify_all();
+    });
   }
 
   // Reduces the node's feedback, asks its function for jobs and runs or submits them.
