@@ -295,6 +295,10 @@ void Trace::flush() {
 
 void Trace::check_writes() {
   flush();
+  check_failure();
+}
+
+void Trace::check_failure() {
   std::lock_guard lock(error_mu_);
   if (!error_.empty()) throw Error(error_);
 }

@@ -62,6 +62,8 @@ class Trace {
   // Writes what was recorded, then throws the first write failure, if any (recording never
   // throws: it runs on engine threads).
   void check_writes();
+  // Throws the first write failure so far, if any, without waiting for what is queued.
+  void check_failure();
 
   struct Row;
   struct Statements;
