@@ -286,7 +286,7 @@ TEST(Backward, FeedbackForAPendingValueIsSentWhereTheValueSettles) {
         }
         return testing::scripted_answer(r);
       },
-      ScriptedEngine::Options{.delay = std::chrono::milliseconds(20)});
+      ScriptedEngine::Options{.delay = std::chrono::milliseconds(50)});
   Variable prompt("Be helpful.", "system prompt", true);
   Variable total = sum(losses_of(engine, prompt, 3, "q", "q"));
   total.backward(engine);  // the forward calls are still in flight
