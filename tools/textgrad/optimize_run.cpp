@@ -204,7 +204,7 @@ std::vector<StepRecord> OptimizeRun::load_records() {
 // Note [Step boundaries do not wait for the writers]
 // A step used to end by waiting until the event log and the trace had written everything
 // queued, so that a failed write stopped the run at that step. Each wait cut both writers'
-// linger short and put this thread to sleep: a third of a training step's thread switches.
+// linger short and put this thread to sleep: a quarter of a training step's thread switches.
 // Nothing needs it: step files are written before any such wait, so the wait never ordered
 // events before them; a failed event write cancels the run's calls at once (the EventLog's
 // failure callback), and a failed trace write is reported at the next step's end (or the
