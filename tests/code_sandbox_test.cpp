@@ -45,12 +45,19 @@ const RunResult& only_run(const TestReport& report) {
   return report.runs.front();
 }
 
-// Processes anywhere on the machine whose command line mentions `marker`.
+// Processes anywhere on the machine whose command line mentions `marker`. A process that
+// exits while its cmdline is read fails the read with ESRCH: it mentions nothing any more
+// (libstdc++'s streams throw on that error, which failed a loaded sanitizer run).
 int processes_now_mentioning(const std::string& marker) {
   int count = 0;
   for (const auto& entry : fs::directory_iterator("/proc")) {
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline;
+    try {
+      std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+      cmdline.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::ios_base::failure&) {
+      continue;
+    }
     count += cmdline.find(marker) != std::string::npos;
   }
   return count;
