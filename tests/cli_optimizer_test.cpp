@@ -123,6 +123,26 @@ TEST_F(CliOptimizerTest, KilledRevolveGatedRunResumesToTheSameResult) {
   }
 }
 
+// A run stopped after step 2 and resumed with more steps continues from the optimizer state
+// its last step file saved: TGD's momentum window carries the values of steps before the
+// resume, so steps 3 and 4 (prompts and optimizer states) match an uninterrupted run's.
+TEST_F(CliOptimizerTest, AResumedRunRestoresTheOptimizerStateOfItsLastStep) {
+  const std::vector<std::string> flags{"--momentum", "3"};
+  const std::string whole = dir_.file("whole");
+  ASSERT_EQ(run(whole, flags, 4).exit_code, 0);
+  const std::string split = dir_.file("split");
+  ASSERT_EQ(run(split, flags, 2).exit_code, 0);
+  ProcessResult resumed = testing::run_process(
+      {tool(), "optimize", "--resume", split, "--steps", "4", "--quiet"}, env());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  for (int step = 3; step <= 4; ++step) {
+    const json a = step_file(whole, step);
+    const json b = step_file(split, step);
+    EXPECT_EQ(a["prompt"], b["prompt"]) << "step " << step;
+    EXPECT_EQ(a["optimizer"]["state"], b["optimizer"]["state"]) << "step " << step;
+  }
+}
+
 TEST_F(CliOptimizerTest, BadOptimizerFlagsExitTwoWithAClearMessage) {
   struct Case {
     std::vector<std::string> flags;
