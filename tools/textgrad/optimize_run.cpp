@@ -301,9 +301,9 @@ void OptimizeRun::train(Variable& prompt, std::vector<StepRecord>& records) {
                 .scores;
         return std::vector<double>(scores.begin(), scores.end());
       });
-  if (const std::vector<std::string> saved = dir_.step_files(); !saved.empty()) {
-    dir_.read_json(saved.back(),
-                   [&](const json& step) { restore_optimizer(*optimizer.optimizer, step); });
+  // The last step file's record, as load_records() parsed it: no need to read it again.
+  if (!records.empty() && records.back().optimizer) {
+    restore_optimizer(*optimizer.optimizer, *records.back().optimizer);
   }
   if (optimizer.optimizer->current_scores().empty() && !step0_val_scores_.empty()) {
     optimizer.optimizer->set_current_scores(step0_val_scores_);

@@ -174,10 +174,8 @@ json step_record(const StepReport& report, const Optimizer& optimizer) {
   return j;
 }
 
-void restore_optimizer(Optimizer& optimizer, const json& record) {
-  if (record.contains("optimizer") && record["optimizer"].contains("state")) {
-    optimizer.load_state(record["optimizer"]["state"].dump());
-  }
+void restore_optimizer(Optimizer& optimizer, const json& saved) {
+  if (saved.contains("state")) optimizer.load_state(saved["state"].dump());
 }
 
 }  // namespace tg::cli

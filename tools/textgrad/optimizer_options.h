@@ -56,7 +56,7 @@ RunOptimizer build_optimizer(const OptimizerFlags& flags, const Variable& prompt
 // What a step record keeps: the optimizer's name, the gate's decision with its figures, each
 // parameter's outcome and notes, and the optimizer state after the step (for --resume).
 nlohmann::json step_record(const StepReport& report, const Optimizer& optimizer);
-// Restores the state saved by step_record (nothing when the record has none).
-void restore_optimizer(Optimizer& optimizer, const nlohmann::json& record);
+// Restores the state in what step_record returned (nothing when it holds none).
+void restore_optimizer(Optimizer& optimizer, const nlohmann::json& saved);
 
 }  // namespace tg::cli
