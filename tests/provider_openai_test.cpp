@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "engine/providers/codec.h"
+#include "engine/providers/codec_common.h"
 #include "provider_codec_test_util.h"
 
 namespace tg::providers {
@@ -58,6 +59,104 @@ TEST_F(OpenAiCodecTest, TextOnlyWireBytes) {
   http::Headers expected = {{"Content-Type", "application/json"},
                             {"Authorization", std::string("Bearer ") + kSecretKey}};
   EXPECT_EQ(request.headers, expected);
+}
+
+// The body as the codec built it before it wrote requests directly (an ordered_json, dumped
+// by nlohmann): Note [Writing requests directly] keeps these bytes.
+std::string body_built_as_a_document(const Request& request, const SamplingParams& sampling,
+                                     const ProviderConfig& config) {
+  using Ordered = nlohmann::ordered_json;
+  Ordered messages = Ordered::array();
+  if (!request.system_prompt.empty()) {
+    messages.push_back({{"role", "system"}, {"content", request.system_prompt}});
+  }
+  Ordered content = "";
+  if (request.content.size() == 1 && !request.content.front().is_image()) {
+    content = request.content.front().text;
+  } else if (!request.content.empty()) {
+    content = Ordered::array();
+    for (const ContentPart& part : request.content) {
+      if (part.is_image()) {
+        content.push_back({{"type", "image_url"},
+                           {"image_url", {{"url", data_url(part.media_type, part.data)}}}});
+      } else {
+        content.push_back({{"type", "text"}, {"text", part.text}});
+      }
+    }
+  }
+  messages.push_back({{"role", "user"}, {"content", content}});
+  Ordered body = {{"model", config.model}, {"messages", messages}};
+  if (sampling.temperature) body["temperature"] = *sampling.temperature;
+  if (sampling.top_p) body["top_p"] = *sampling.top_p;
+  if (sampling.seed) body["seed"] = *sampling.seed;
+  if (!sampling.stop.empty()) body["stop"] = sampling.stop;
+  if (sampling.max_tokens) {
+    body[config.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens"] =
+        *sampling.max_tokens;
+  }
+  if (!sampling.json_schema.empty()) {
+    body["response_format"] = {{"type", "json_schema"},
+                               {"json_schema",
+                                {{"name", schema_name(sampling.json_schema_name)},
+                                 {"schema", Ordered::parse(sampling.json_schema)},
+                                 {"strict", true}}}};
+  }
+  return body.dump();
+}
+
+TEST_F(OpenAiCodecTest, WritesTheBytesTheDocumentGave) {
+  const std::string awkward = "quote \" backslash \\ newline \n tab \t nul " +
+                              std::string(1, '\0') + " bell \x07 del \x7f é 中 😀 \u2028 end";
+  std::vector<Request> requests = {Request::Text("Hi"),
+                                   Request::Text("Colour?", "Answer in JSON."),
+                                   Request::Text(awkward, awkward),
+                                   Request::Text("", ""),
+                                   testing::mixed_request("Be brief."),
+                                   testing::mixed_request("")};
+  Request parts;
+  parts.content = {ContentPart::Text("a"), ContentPart::Text(awkward)};
+  requests.push_back(parts);
+  requests.push_back(Request{});
+
+  std::vector<SamplingParams> samplings = {SamplingParams{}, testing::all_sampling(),
+                                           testing::no_sampling()};
+  SamplingParams odd;
+  odd.temperature = 1.0 / 3;
+  odd.top_p = 1e-7;
+  odd.seed = -42;
+  odd.max_tokens = 0;
+  odd.stop = {"", awkward};
+  odd.json_schema = testing::kSchema;
+  odd.json_schema_name = "a name/with spaces";
+  samplings.push_back(odd);
+
+  for (bool completion_tokens : {true, false}) {
+    config.use_max_completion_tokens = completion_tokens;
+    for (const Request& request : requests) {
+      for (const SamplingParams& sampling : samplings) {
+        EXPECT_EQ(encode(request, sampling).body,
+                  body_built_as_a_document(request, sampling, config))
+            << request.user_text();
+      }
+    }
+  }
+}
+
+TEST_F(OpenAiCodecTest, TextThatIsNotUtf8FailsAsTheDocumentDid) {
+  const Request request = Request::Text("ok \xC3\x28 broken", "fine");
+  std::string expected;
+  try {
+    body_built_as_a_document(request, {}, config);
+  } catch (const nlohmann::json::exception& e) {
+    expected = e.what();
+  }
+  ASSERT_FALSE(expected.empty());
+  try {
+    encode(request);
+    FAIL() << "encoded text that is not UTF-8";
+  } catch (const nlohmann::json::exception& e) {
+    EXPECT_EQ(e.what(), expected);
+  }
 }
 
 TEST_F(OpenAiCodecTest, SystemPromptBecomesSystemMessage) {

@@ -241,6 +241,10 @@ std::string dump_with_runs(const Json& value, int indent, InvalidUtf8 invalid) {
 
 }  // namespace
 
+bool append_json_string(std::string& out, std::string_view text) {
+  return append_quoted(out, text);
+}
+
 std::string dump_json(const nlohmann::json& value, int indent, InvalidUtf8 invalid) {
   return dump_with_runs(value, indent, invalid);
 }

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 
 namespace tg::util {
 
@@ -16,5 +17,9 @@ std::string dump_json(const nlohmann::json& value, int indent = -1,
                       InvalidUtf8 invalid = InvalidUtf8::kThrow);
 std::string dump_json(const nlohmann::ordered_json& value, int indent = -1,
                       InvalidUtf8 invalid = InvalidUtf8::kThrow);
+
+// Appends `text` as a quoted JSON string, escaped as nlohmann's dump() escapes it. False when
+// `text` is not valid UTF-8; `out` then holds part of the string.
+bool append_json_string(std::string& out, std::string_view text);
 
 }  // namespace tg::util

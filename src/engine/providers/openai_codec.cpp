@@ -6,47 +6,63 @@
 
 #include "engine/providers/codec_common.h"
 #include "util/json_dump.h"
+#include "util/json_writer.h"
 
 namespace tg::providers {
 namespace {
 
 using Json = nlohmann::json;
-// Requests keep the documented field order, which makes logged bodies easier to read.
+// A schema keeps the member order the caller wrote it in.
 using OrderedJson = nlohmann::ordered_json;
 
 // Azure requires an api-version; this is its GA version at the time of writing.
 constexpr const char* kDefaultAzureApiVersion = "2024-10-21";
 
-OrderedJson user_content(const std::vector<ContentPart>& parts) {
-  if (parts.empty()) return "";
-  if (parts.size() == 1 && !parts.front().is_image()) return parts.front().text;
-  OrderedJson content = OrderedJson::array();
-  for (const ContentPart& part : parts) {
-    if (part.is_image()) {
-      content.push_back(
-          {{"type", "image_url"}, {"image_url", {{"url", data_url(part.media_type, part.data)}}}});
-    } else {
-      content.push_back({{"type", "text"}, {"text", part.text}});
-    }
+void write_user_content(util::JsonWriter& out, const std::vector<ContentPart>& parts) {
+  if (parts.empty()) {
+    out.string("");
+    return;
   }
-  return content;
+  if (parts.size() == 1 && !parts.front().is_image()) {
+    out.string(parts.front().text);
+    return;
+  }
+  out.begin_array();
+  for (const ContentPart& part : parts) {
+    out.begin_object();
+    if (part.is_image()) {
+      out.key("type").string("image_url").key("image_url").begin_object();
+      out.key("url").string(data_url(part.media_type, part.data)).end_object();
+    } else {
+      out.key("type").string("text").key("text").string(part.text);
+    }
+    out.end_object();
+  }
+  out.end_array();
 }
 
-void add_sampling(OrderedJson& body, const SamplingParams& sampling, const ProviderConfig& config) {
-  if (sampling.temperature) body["temperature"] = *sampling.temperature;
-  if (sampling.top_p) body["top_p"] = *sampling.top_p;
-  if (sampling.seed) body["seed"] = *sampling.seed;
-  if (!sampling.stop.empty()) body["stop"] = sampling.stop;
+void write_sampling(util::JsonWriter& out, const SamplingParams& sampling,
+                    const ProviderConfig& config) {
+  if (sampling.temperature) out.key("temperature").number(*sampling.temperature);
+  if (sampling.top_p) out.key("top_p").number(*sampling.top_p);
+  if (sampling.seed) out.key("seed").number(*sampling.seed);
+  if (!sampling.stop.empty()) {
+    out.key("stop").begin_array();
+    for (const std::string& stop : sampling.stop) out.string(stop);
+    out.end_array();
+  }
   if (sampling.max_tokens) {
-    body[config.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens"] =
-        *sampling.max_tokens;
+    out.key(config.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens")
+        .number(std::int64_t{*sampling.max_tokens});
   }
   if (!sampling.json_schema.empty()) {
-    body["response_format"] = {{"type", "json_schema"},
-                               {"json_schema",
-                                {{"name", schema_name(sampling.json_schema_name)},
-                                 {"schema", parse_schema<OrderedJson>(sampling)},
-                                 {"strict", true}}}};
+    out.key("response_format").begin_object().key("type").string("json_schema");
+    out.key("json_schema")
+        .begin_object()
+        .key("name")
+        .string(schema_name(sampling.json_schema_name));
+    out.key("schema").raw(util::dump_json(parse_schema<OrderedJson>(sampling)));
+    out.key("strict").boolean(true).end_object().end_object();
   }
 }
 
@@ -83,18 +99,22 @@ class OpenAiCodec final : public Codec {
 
   http::HttpRequest encode(const Request& request, const SamplingParams& sampling,
                            const ProviderConfig& config) const override {
-    OrderedJson body = {{"model", config.model}};
-    OrderedJson messages = OrderedJson::array();
+    // Note [Writing requests directly]
+    util::JsonWriter body;
+    body.begin_object().key("model").string(config.model).key("messages").begin_array();
     if (!request.system_prompt.empty()) {
-      messages.push_back({{"role", "system"}, {"content", request.system_prompt}});
+      body.begin_object().key("role").string("system");
+      body.key("content").string(request.system_prompt).end_object();
     }
-    messages.push_back({{"role", "user"}, {"content", user_content(request.content)}});
-    body["messages"] = std::move(messages);
-    add_sampling(body, sampling, config);
+    body.begin_object().key("role").string("user").key("content");
+    write_user_content(body, request.content);
+    body.end_object().end_array();
+    write_sampling(body, sampling, config);
+    body.end_object();
 
     http::HttpRequest out;
     out.url = url(config);
-    out.body = util::dump_json(body);
+    out.body = body.take();
     out.headers.emplace_back("Content-Type", "application/json");
     if (!config.api_key.empty()) {
       if (azure_) {

@@ -1,0 +1,50 @@
+// JsonWriter writes what nlohmann's dump() writes for the same ordered document.
+#include "util/json_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace tg::util {
+namespace {
+
+using Ordered = nlohmann::ordered_json;
+
+TEST(JsonWriter, NestedContainersMatchTheDocument) {
+  JsonWriter out;
+  out.begin_object();
+  out.key("empty object").begin_object().end_object();
+  out.key("empty array").begin_array().end_array();
+  out.key("arrays").begin_array();
+  out.begin_array().number(std::int64_t{1}).number(std::int64_t{-2}).end_array();
+  out.begin_array().end_array();
+  out.begin_object().key("k").boolean(false).end_object();
+  out.end_array();
+  out.key("numbers").begin_array().number(0.0).number(0.1).number(1e300).number(-3.5).end_array();
+  out.key("raw").raw(R"({"already":"json"})");
+  out.key("last").string("line\nbreak");
+  out.end_object();
+
+  Ordered expected = {{"empty object", Ordered::object()},
+                      {"empty array", Ordered::array()},
+                      {"arrays", {{1, -2}, Ordered::array(), {{"k", false}}}},
+                      {"numbers", {0.0, 0.1, 1e300, -3.5}},
+                      {"raw", {{"already", "json"}}},
+                      {"last", "line\nbreak"}};
+  EXPECT_EQ(out.take(), expected.dump());
+}
+
+TEST(JsonWriter, AValueAloneIsADocument) {
+  JsonWriter out;
+  out.string("\x01 \"x\"");
+  EXPECT_EQ(out.take(), Ordered("\x01 \"x\"").dump());
+}
+
+TEST(JsonWriter, TextThatIsNotUtf8ThrowsNlohmannsError) {
+  JsonWriter out;
+  out.begin_object().key("ok");
+  EXPECT_THROW(out.string("bad \xFF byte"), nlohmann::json::type_error);
+}
+
+}  // namespace
+}  // namespace tg::util
