@@ -6,6 +6,7 @@
 #include "engine/providers/codec.h"
 #include "engine/providers/codec_common.h"
 #include "provider_codec_test_util.h"
+#include "support/openai_answer_reference.h"
 
 namespace tg::providers {
 namespace {
@@ -268,6 +269,108 @@ TEST(AzureCodecTest, DefaultApiVersion) {
 }
 
 // ---- decode: success ------------------------------------------------------------------------
+
+// Bodies whose reading has a rule to get right: absent, null and wrongly typed members,
+// members given twice, content parts, decoys nested where decode does not look.
+std::vector<std::string> answer_bodies() {
+  const std::string usage = R"("usage":{"prompt_tokens":30,"completion_tokens":5})";
+  std::vector<std::string> bodies = {
+      completion(R"({"role":"assistant","content":"Blue."})", "stop"),
+      completion(R"({"content":null,"refusal":"No."})", "stop"),
+      completion(
+          R"({"content":[{"type":"text","text":"a"},7,{"text":5},{"text":"b","text":"c"},[{"text":"x"}],{}]})",
+          "length"),
+      completion(R"({"content":{"text":"no"}})", "stop"),
+      completion(R"({"content":true})", "stop"),
+      completion(R"({"content":3.5})", "stop"),
+      completion(R"({"content":"first","content":null})", "stop"),
+      completion(R"({"content":"a \u00e9 \ud83d\ude00 \n"})", "content_filter"),
+      completion(R"("not an object")", "stop"),
+      R"({"choices":[],)" + usage + "}",
+      R"({"choices":{},)" + usage + "}",
+      R"({"choices":[1,{"message":{"content":"second"}}]})",
+      R"({"choices":[[{"message":{"content":"nested"}}]]})",
+      R"({"choices":[{"message":{"content":"a"},"finish_reason":7}]})",
+      R"({"choices":[{"message":{"content":"a"}}],"choices":"gone"})",
+      R"({"choices":[{"message":{"content":"a"},"message":{"content":"b"}}]})",
+      R"({"choices":[{"message":{"content":"a"},"message":"b"}]})",
+      R"({"choices":[{"finish_reason":"stop","finish_reason":null,"message":{"content":"a"}}]})",
+      R"({"error":{"message":"Upstream failed","code":502}})",
+      R"({"error":null,"choices":[{"message":{"content":"a"}}]})",
+      R"({"model":"m1","model":7,"choices":[{"message":{"content":"a"}}]})",
+      R"({"x":{"choices":[{"message":{"content":"decoy"}}],"model":"decoy","usage":{"prompt_tokens":9}}})",
+      R"({"usage":{"prompt_tokens":1.9,"completion_tokens":-4,"prompt_tokens_details":{"cached_tokens":18446744073709551615}}})",
+      R"({"usage":{"prompt_tokens":"7","completion_tokens":true,"prompt_tokens_details":null,"prompt_cache_hit_tokens":6}})",
+      R"({"usage":{"prompt_tokens_details":{"cached_tokens":0},"prompt_cache_hit_tokens":6}})",
+      R"({"usage":{"prompt_tokens":3},"usage":{"completion_tokens":4}})",
+      R"({"usage":{"prompt_tokens_details":{"cached_tokens":2},"prompt_tokens_details":{}}})",
+      R"({"usage":[{"prompt_tokens":3}]})",
+      "  \n{\"choices\":[{\"message\":{\"content\":\"spaced\"}}]}  \n",
+      "{}",
+      "[]",
+      "[{\"choices\":[]}]",
+      "\"text\"",
+      "42",
+      "null",
+      "{\"choices\":[{\"message\":{\"content\":\"a\"}}]} trailing",
+      "{\"a\":1,}",
+      "{\"a\" 1}",
+      "{/* comment */}",
+      "{\"a\":\"\xFF\"}",
+      "{\"a\":\"\\ud800\"}",
+      "{\"a\":1e999}"};
+  return bodies;
+}
+
+// The reader against the document it replaced, on each body, every prefix of it and each of its
+// bytes replaced by a character that matters to JSON.
+TEST(OpenAiAnswerTest, ReadsWhatTheDocumentRead) {
+  const auto same = [](const std::string& body) {
+    std::string expected_error;
+    OpenAiAnswer expected;
+    try {
+      expected = testing::read_as_a_document(body);
+    } catch (const nlohmann::json::exception& e) {
+      expected_error = e.what();
+    }
+    try {
+      const OpenAiAnswer answer = read_openai_answer(body);
+      return expected_error.empty() && answer == expected;
+    } catch (const nlohmann::json::exception& e) {
+      return e.what() == expected_error;
+    }
+  };
+  int bodies = 0;
+  for (const std::string& body : answer_bodies()) {
+    ASSERT_TRUE(same(body)) << body;
+    for (size_t cut = 0; cut < body.size(); ++cut) {
+      ASSERT_TRUE(same(body.substr(0, cut))) << body.substr(0, cut);
+    }
+    for (size_t at = 0; at < body.size(); ++at) {
+      for (char c : std::string("{}[]:,\"0n")) {
+        std::string mutated = body;
+        mutated[at] = c;
+        ASSERT_TRUE(same(mutated)) << mutated;
+        ++bodies;
+      }
+    }
+  }
+  EXPECT_GT(bodies, 10000);
+}
+
+TEST(OpenAiAnswerTest, KeepsWhatDecodeReads) {
+  const OpenAiAnswer answer = read_openai_answer(
+      R"({"id":"x","model":"gpt","choices":[{"index":0,"finish_reason":"stop","message":)"
+      R"({"role":"assistant","content":[{"text":"a"},{"text":"b"}]}}],"usage":)"
+      R"({"prompt_tokens":3,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}})");
+  EXPECT_TRUE(answer.is_object && answer.has_choices && answer.has_first_choice &&
+              answer.message_is_object && !answer.has_error);
+  EXPECT_EQ(answer.content, OpenAiAnswer::Content::kParts);
+  EXPECT_EQ(answer.text, "ab");
+  EXPECT_EQ(answer.model, "gpt");
+  EXPECT_EQ(answer.finish_reason, "stop");
+  EXPECT_EQ(answer.usage, (Usage{3, 2, 1}));
+}
 
 TEST_F(OpenAiCodecTest, DecodesTheDocumentedExample) {
   Response response = decode(200, R"({"id":"chatcmpl-1","object":"chat.completion",

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/providers/codec_common.h"
+#include "engine/providers/openai_answer.h"
 #include "util/json_dump.h"
 #include "util/json_writer.h"
 
@@ -64,33 +65,6 @@ void write_sampling(util::JsonWriter& out, const SamplingParams& sampling,
     out.key("schema").raw(util::dump_json(parse_schema<OrderedJson>(sampling)));
     out.key("strict").boolean(true).end_object().end_object();
   }
-}
-
-// Some servers return content as an array of text parts instead of a string.
-std::string content_text(const Json& content, const http::HttpResponse& response,
-                         const ProviderInfo& provider, const ProviderConfig& config) {
-  if (content.is_null()) return {};
-  if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) {
-    throw_malformed("choices[0].message.content is neither text nor parts", response, provider,
-                    config);
-  }
-  std::string text;
-  for (const Json& part : content) text += string_field(part, "text");
-  return text;
-}
-
-Usage read_usage(const Json& usage) {
-  Usage out;
-  out.input_tokens = count_field(usage, "prompt_tokens");
-  out.output_tokens = count_field(usage, "completion_tokens");
-  out.cached_input_tokens =
-      count_field(object_field(usage, "prompt_tokens_details"), "cached_tokens");
-  // DeepSeek reports its cache hits under its own name.
-  if (out.cached_input_tokens == 0) {
-    out.cached_input_tokens = count_field(usage, "prompt_cache_hit_tokens");
-  }
-  return out;
 }
 
 class OpenAiCodec final : public Codec {
@@ -160,27 +134,27 @@ class OpenAiCodec final : public Codec {
 
   Response decode_success(const http::HttpResponse& response, const ProviderInfo& provider,
                           const ProviderConfig& config) const {
-    const Json body = parse_object_body<Json>(response, provider, config);
+    const OpenAiAnswer answer = read_answer(response, provider, config);
     // OpenRouter reports failures after generation started as a 200 with an error body.
-    if (body.contains("error") && !body.contains("choices")) {
+    if (answer.has_error && !answer.has_choices) {
       const int status = status_for_envelope(parse_error_envelope(response.body), 500);
       throw_http_error(response, status, provider, config);
     }
-    const Json& choices = object_field(body, "choices");
-    if (!choices.is_array() || choices.empty()) {
-      throw_malformed("it has no choices", response, provider, config);
-    }
-    const Json& message = object_field(choices[0], "message");
-    if (!message.is_object()) {
+    if (!answer.has_first_choice) throw_malformed("it has no choices", response, provider, config);
+    if (!answer.message_is_object) {
       throw_malformed("choices[0].message is missing", response, provider, config);
     }
 
     Response out;
-    out.finish_reason = string_field(choices[0], "finish_reason");
-    out.model = string_field(body, "model");
-    out.usage = read_usage(object_field(body, "usage"));
-    check_finish(message, out, response, provider, config);
-    out.text = content_text(object_field(message, "content"), response, provider, config);
+    out.finish_reason = answer.finish_reason;
+    out.model = answer.model;
+    out.usage = answer.usage;
+    check_finish(answer.refusal, out, response, provider, config);
+    if (answer.content == OpenAiAnswer::Content::kOther) {
+      throw_malformed("choices[0].message.content is neither text nor parts", response, provider,
+                      config);
+    }
+    out.text = answer.text;
     if (is_blank(out.text)) {
       throw make_error(EngineErrorKind::kEmptyAnswer,
                        fmt::format("{} returned no answer text (finish_reason \"{}\"). Retry, or "
@@ -191,10 +165,27 @@ class OpenAiCodec final : public Codec {
     return out;
   }
 
-  static void check_finish(const Json& message, const Response& out,
+  // The body of a 2xx answer; kMalformed when it is not a JSON object.
+  static OpenAiAnswer read_answer(const http::HttpResponse& response, const ProviderInfo& provider,
+                                  const ProviderConfig& config) {
+    if (is_blank(response.body)) throw_malformed("the body is empty", response, provider, config);
+    OpenAiAnswer answer;
+    try {
+      answer = read_openai_answer(response.body);
+    } catch (const Json::exception& e) {
+      throw_malformed("the body is not valid JSON (" + json_error_summary(e.what()) + ")", response,
+                      provider, config);
+    }
+    if (!answer.is_object) {
+      throw_malformed("the body is not a JSON object", response, provider, config);
+    }
+    return answer;
+  }
+
+  static void check_finish(const std::string& refusal, const Response& out,
                            const http::HttpResponse& response, const ProviderInfo& provider,
                            const ProviderConfig& config) {
-    if (std::string refusal = string_field(message, "refusal"); !refusal.empty()) {
+    if (!refusal.empty()) {
       throw make_error(
           EngineErrorKind::kRefusal,
           fmt::format("{} refused to answer: \"{}\". Rephrase the prompt.", provider.name, refusal),
