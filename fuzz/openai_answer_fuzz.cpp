@@ -21,9 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     expected_error = e.what();
   }
   try {
-    if (!expected_error.empty() || !(tg::providers::read_openai_answer(body) == expected)) {
-      std::abort();
-    }
+    const tg::providers::OpenAiAnswer answer = tg::providers::read_openai_answer(body);
+    if (!expected_error.empty() || !(answer == expected)) std::abort();
   } catch (const nlohmann::json::exception& e) {
     if (e.what() != expected_error) std::abort();
   }

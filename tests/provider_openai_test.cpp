@@ -305,6 +305,8 @@ std::vector<std::string> answer_bodies() {
       R"({"usage":{"prompt_tokens":3},"usage":{"completion_tokens":4}})",
       R"({"usage":{"prompt_tokens_details":{"cached_tokens":2},"prompt_tokens_details":{}}})",
       R"({"usage":[{"prompt_tokens":3}]})",
+      R"({"created":8.8e81,"usage":{"prompt_tokens":1e300,"completion_tokens":-1e300,)"
+      R"("prompt_cache_hit_tokens":-0.5,"prompt_tokens_details":{"cached_tokens":9.3e18}}})",
       "  \n{\"choices\":[{\"message\":{\"content\":\"spaced\"}}]}  \n",
       "{}",
       "[]",

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,12 +50,21 @@ std::string string_field(const Json& object, const char* key) {
   return it->template get<std::string>();
 }
 
+// A count sent as a floating-point number: truncated, and held to int64's range (converting a
+// hostile 1e300 as it is would be undefined behaviour); NaN reads as zero.
+inline std::int64_t count_from_float(double value) {
+  if (std::isnan(value)) return 0;
+  if (value >= 0x1p63) return std::numeric_limits<std::int64_t>::max();
+  if (value < -0x1p63) return std::numeric_limits<std::int64_t>::min();
+  return static_cast<std::int64_t>(value);
+}
+
 template <class Json>
 std::int64_t count_field(const Json& object, const char* key) {
   if (!object.is_object()) return 0;
   auto it = object.find(key);
   if (it == object.end() || !it->is_number()) return 0;
-  return it->is_number_float() ? static_cast<std::int64_t>(it->template get<double>())
+  return it->is_number_float() ? count_from_float(it->template get<double>())
                                : it->template get<std::int64_t>();
 }
 

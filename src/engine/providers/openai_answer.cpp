@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/providers/codec_common.h"
+
 namespace tg::providers {
 
 // Note [Reading answers without a document]
@@ -66,10 +68,13 @@ class AnswerReader {
     return true;
   }
   bool boolean(bool) { return scalar(); }
-  bool number_integer(std::int64_t value) { return count(value); }
-  bool number_unsigned(std::uint64_t value) { return count(static_cast<std::int64_t>(value)); }
+  bool number_integer(std::int64_t value) { return count(begin_value(), value); }
+  bool number_unsigned(std::uint64_t value) {
+    return count(begin_value(), static_cast<std::int64_t>(value));
+  }
   bool number_float(double value, const std::string&) {
-    return count(static_cast<std::int64_t>(value));
+    const Slot slot = begin_value();
+    return count(slot, is_count(slot) ? count_from_float(value) : 0);
   }
   bool binary(Json::binary_t&) { return scalar(); }
 
@@ -286,8 +291,13 @@ class AnswerReader {
     return true;
   }
 
-  bool count(std::int64_t value) {
-    switch (begin_value()) {
+  static bool is_count(Slot slot) {
+    return slot == Slot::kPromptTokens || slot == Slot::kCompletionTokens ||
+           slot == Slot::kCachedTokens || slot == Slot::kCacheHitTokens;
+  }
+
+  bool count(Slot slot, std::int64_t value) {
+    switch (slot) {
       case Slot::kPromptTokens:
         prompt_tokens_ = value;
         break;
