@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/providers/codec.h"
+#include "engine/providers/codec_common.h"
 #include "provider_codec_test_util.h"
 
 namespace tg::providers {
@@ -55,6 +56,51 @@ TEST_F(AnthropicCodecTest, TextOnlyWireBytesAndHeaders) {
                             {"x-api-key", kSecretKey},
                             {"anthropic-version", "2023-06-01"}};
   EXPECT_EQ(request.headers, expected);
+}
+
+// The body as the codec built it before it wrote requests directly: Note [Writing requests
+// directly] keeps these bytes.
+std::string body_built_as_a_document(const Request& request, const SamplingParams& sampling,
+                                     const ProviderConfig& config) {
+  using Ordered = nlohmann::ordered_json;
+  Ordered body = {{"model", config.model}, {"max_tokens", sampling.max_tokens.value_or(2000)}};
+  if (!request.system_prompt.empty()) body["system"] = request.system_prompt;
+  Ordered content = "";
+  if (request.content.size() == 1 && !request.content.front().is_image()) {
+    content = request.content.front().text;
+  } else if (!request.content.empty()) {
+    content = Ordered::array();
+    for (const ContentPart& part : request.content) {
+      if (part.is_image()) {
+        content.push_back({{"type", "image"},
+                           {"source",
+                            {{"type", "base64"},
+                             {"media_type", part.media_type},
+                             {"data", base64_encode(part.data)}}}});
+      } else {
+        content.push_back({{"type", "text"}, {"text", part.text}});
+      }
+    }
+  }
+  const Ordered user = {{"role", "user"}, {"content", content}};
+  body["messages"] = Ordered::array({user});
+  if (sampling.temperature) body["temperature"] = *sampling.temperature;
+  if (sampling.top_p && !sampling.temperature) body["top_p"] = *sampling.top_p;
+  if (!sampling.stop.empty()) body["stop_sequences"] = sampling.stop;
+  if (!sampling.json_schema.empty()) {
+    body["output_config"] = {
+        {"format", {{"type", "json_schema"}, {"schema", Ordered::parse(sampling.json_schema)}}}};
+  }
+  return body.dump();
+}
+
+TEST_F(AnthropicCodecTest, WritesTheBytesTheDocumentGave) {
+  for (const Request& request : testing::encoder_requests()) {
+    for (const SamplingParams& sampling : testing::encoder_samplings()) {
+      EXPECT_EQ(encode(request, sampling).body, body_built_as_a_document(request, sampling, config))
+          << request.user_text();
+    }
+  }
 }
 
 TEST_F(AnthropicCodecTest, SystemIsTopLevel) {

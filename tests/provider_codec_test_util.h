@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/providers/codec.h"
 #include "http/http.h"
@@ -77,5 +78,43 @@ inline SamplingParams no_sampling() {
 inline constexpr const char* kSchema =
     R"({"type":"object","properties":{"c":{"type":"string"}},"required":["c"],)"
     R"("additionalProperties":false})";
+
+// Text with every kind of byte a JSON writer must treat specially.
+inline const std::string kAwkwardText = "quote \" backslash \\ newline \n tab \t nul " +
+                                        std::string(1, '\0') +
+                                        " bell \x07 del \x7f é 中 😀 \u2028 end";
+
+// Requests and samplings that exercise every branch of an encoder: Note [Writing requests
+// directly] requires each encoder to write the bytes its old ordered_json gave for all of them.
+inline std::vector<Request> encoder_requests() {
+  std::vector<Request> requests = {Request::Text("Hi"),
+                                   Request::Text("Colour?", "Answer in JSON."),
+                                   Request::Text(kAwkwardText, kAwkwardText),
+                                   Request::Text("", ""),
+                                   mixed_request("Be brief."),
+                                   mixed_request("")};
+  Request parts;
+  parts.content = {ContentPart::Text("a"), ContentPart::Text(kAwkwardText)};
+  requests.push_back(parts);
+  requests.push_back(Request{});
+  return requests;
+}
+
+inline std::vector<SamplingParams> encoder_samplings() {
+  std::vector<SamplingParams> samplings = {SamplingParams{}, all_sampling(), no_sampling()};
+  SamplingParams odd;
+  odd.temperature = 1.0 / 3;
+  odd.top_p = 1e-7;
+  odd.seed = -42;
+  odd.max_tokens = 0;
+  odd.stop = {"", kAwkwardText};
+  odd.json_schema = kSchema;
+  odd.json_schema_name = "a name/with spaces";
+  samplings.push_back(odd);
+  SamplingParams top_p_only = no_sampling();
+  top_p_only.top_p = 0.25;
+  samplings.push_back(top_p_only);
+  return samplings;
+}
 
 }  // namespace tg::providers::testing

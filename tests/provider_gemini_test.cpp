@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/providers/codec.h"
+#include "engine/providers/codec_common.h"
 #include "provider_codec_test_util.h"
 
 namespace tg::providers {
@@ -48,6 +49,50 @@ std::string gemini_error(int code, const std::string& status, const std::string&
 }
 
 // ---- encode -------------------------------------------------------------------------------
+
+// The body as the codec built it before it wrote requests directly: Note [Writing requests
+// directly] keeps these bytes.
+std::string body_built_as_a_document(const Request& request, const SamplingParams& sampling) {
+  using Ordered = nlohmann::ordered_json;
+  Ordered body = Ordered::object();
+  if (!request.system_prompt.empty()) {
+    const Ordered text = {{"text", request.system_prompt}};
+    body["systemInstruction"] = {{"parts", Ordered::array({text})}};
+  }
+  Ordered parts = Ordered::array();
+  for (const ContentPart& part : request.content) {
+    if (part.is_image()) {
+      parts.push_back(
+          {{"inlineData", {{"mimeType", part.media_type}, {"data", base64_encode(part.data)}}}});
+    } else {
+      parts.push_back({{"text", part.text}});
+    }
+  }
+  if (parts.empty()) parts.push_back({{"text", ""}});
+  const Ordered user = {{"role", "user"}, {"parts", parts}};
+  body["contents"] = Ordered::array({user});
+  Ordered generation = Ordered::object();
+  if (sampling.temperature) generation["temperature"] = *sampling.temperature;
+  if (sampling.top_p) generation["topP"] = *sampling.top_p;
+  if (sampling.max_tokens) generation["maxOutputTokens"] = *sampling.max_tokens;
+  if (sampling.seed) generation["seed"] = *sampling.seed;
+  if (!sampling.stop.empty()) generation["stopSequences"] = sampling.stop;
+  if (!sampling.json_schema.empty()) {
+    generation["responseMimeType"] = "application/json";
+    generation["responseJsonSchema"] = Ordered::parse(sampling.json_schema);
+  }
+  if (!generation.empty()) body["generationConfig"] = generation;
+  return body.dump();
+}
+
+TEST_F(GeminiCodecTest, WritesTheBytesTheDocumentGave) {
+  for (const Request& request : testing::encoder_requests()) {
+    for (const SamplingParams& sampling : testing::encoder_samplings()) {
+      EXPECT_EQ(encode(request, sampling).body, body_built_as_a_document(request, sampling))
+          << request.user_text();
+    }
+  }
+}
 
 TEST_F(GeminiCodecTest, TextOnlyWireBytesUrlAndHeaders) {
   http::HttpRequest request = encode(Request::Text("Hi"));

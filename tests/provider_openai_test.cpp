@@ -106,35 +106,10 @@ std::string body_built_as_a_document(const Request& request, const SamplingParam
 }
 
 TEST_F(OpenAiCodecTest, WritesTheBytesTheDocumentGave) {
-  const std::string awkward = "quote \" backslash \\ newline \n tab \t nul " +
-                              std::string(1, '\0') + " bell \x07 del \x7f é 中 😀 \u2028 end";
-  std::vector<Request> requests = {Request::Text("Hi"),
-                                   Request::Text("Colour?", "Answer in JSON."),
-                                   Request::Text(awkward, awkward),
-                                   Request::Text("", ""),
-                                   testing::mixed_request("Be brief."),
-                                   testing::mixed_request("")};
-  Request parts;
-  parts.content = {ContentPart::Text("a"), ContentPart::Text(awkward)};
-  requests.push_back(parts);
-  requests.push_back(Request{});
-
-  std::vector<SamplingParams> samplings = {SamplingParams{}, testing::all_sampling(),
-                                           testing::no_sampling()};
-  SamplingParams odd;
-  odd.temperature = 1.0 / 3;
-  odd.top_p = 1e-7;
-  odd.seed = -42;
-  odd.max_tokens = 0;
-  odd.stop = {"", awkward};
-  odd.json_schema = testing::kSchema;
-  odd.json_schema_name = "a name/with spaces";
-  samplings.push_back(odd);
-
   for (bool completion_tokens : {true, false}) {
     config.use_max_completion_tokens = completion_tokens;
-    for (const Request& request : requests) {
-      for (const SamplingParams& sampling : samplings) {
+    for (const Request& request : testing::encoder_requests()) {
+      for (const SamplingParams& sampling : testing::encoder_samplings()) {
         EXPECT_EQ(encode(request, sampling).body,
                   body_built_as_a_document(request, sampling, config))
             << request.user_text();

@@ -5,45 +5,59 @@
 
 #include "engine/providers/codec_common.h"
 #include "util/json_dump.h"
+#include "util/json_writer.h"
 
 namespace tg::providers {
 namespace {
 
 using Json = nlohmann::json;
+// A schema keeps the member order the caller wrote it in.
 using OrderedJson = nlohmann::ordered_json;
 
 constexpr const char* kApiVersion = "2023-06-01";
 // max_tokens is required by the API; this matches SamplingParams' own default.
 constexpr int kDefaultMaxTokens = 2000;
 
-OrderedJson user_content(const std::vector<ContentPart>& parts) {
-  if (parts.empty()) return "";
-  if (parts.size() == 1 && !parts.front().is_image()) return parts.front().text;
-  OrderedJson content = OrderedJson::array();
-  for (const ContentPart& part : parts) {
-    if (part.is_image()) {
-      content.push_back({{"type", "image"},
-                         {"source",
-                          {{"type", "base64"},
-                           {"media_type", part.media_type},
-                           {"data", base64_encode(part.data)}}}});
-    } else {
-      content.push_back({{"type", "text"}, {"text", part.text}});
-    }
+void write_user_content(util::JsonWriter& out, const std::vector<ContentPart>& parts) {
+  if (parts.empty()) {
+    out.string("");
+    return;
   }
-  return content;
+  if (parts.size() == 1 && !parts.front().is_image()) {
+    out.string(parts.front().text);
+    return;
+  }
+  out.begin_array();
+  for (const ContentPart& part : parts) {
+    out.begin_object();
+    if (part.is_image()) {
+      out.key("type").string("image").key("source").begin_object();
+      out.key("type").string("base64").key("media_type").string(part.media_type);
+      out.key("data").string(base64_encode(part.data)).end_object();
+    } else {
+      out.key("type").string("text").key("text").string(part.text);
+    }
+    out.end_object();
+  }
+  out.end_array();
 }
 
-void add_sampling(OrderedJson& body, const SamplingParams& sampling) {
-  if (sampling.temperature) body["temperature"] = *sampling.temperature;
+void write_sampling(util::JsonWriter& out, const SamplingParams& sampling) {
+  if (sampling.temperature) out.key("temperature").number(*sampling.temperature);
   // Newer Claude models reject requests that set both temperature and top_p, and the defaults
   // set both. Temperature is the knob TextGrad tunes, so top_p is only sent without it.
-  if (sampling.top_p && !sampling.temperature) body["top_p"] = *sampling.top_p;
-  if (!sampling.stop.empty()) body["stop_sequences"] = sampling.stop;
+  if (sampling.top_p && !sampling.temperature) out.key("top_p").number(*sampling.top_p);
+  if (!sampling.stop.empty()) {
+    out.key("stop_sequences").begin_array();
+    for (const std::string& stop : sampling.stop) out.string(stop);
+    out.end_array();
+  }
   // The API has no seed parameter; SamplingParams::seed is dropped.
   if (!sampling.json_schema.empty()) {
-    body["output_config"] = {
-        {"format", {{"type", "json_schema"}, {"schema", parse_schema<OrderedJson>(sampling)}}}};
+    out.key("output_config").begin_object().key("format").begin_object();
+    out.key("type").string("json_schema");
+    out.key("schema").raw(util::dump_json(parse_schema<OrderedJson>(sampling)));
+    out.end_object().end_object();
   }
 }
 
@@ -82,16 +96,21 @@ class AnthropicCodec final : public Codec {
  public:
   http::HttpRequest encode(const Request& request, const SamplingParams& sampling,
                            const ProviderConfig& config) const override {
-    OrderedJson body = {{"model", config.model},
-                        {"max_tokens", sampling.max_tokens.value_or(kDefaultMaxTokens)}};
-    if (!request.system_prompt.empty()) body["system"] = request.system_prompt;
-    const OrderedJson user = {{"role", "user"}, {"content", user_content(request.content)}};
-    body["messages"] = OrderedJson::array({user});
-    add_sampling(body, sampling);
+    // Note [Writing requests directly]
+    util::JsonWriter body;
+    body.begin_object().key("model").string(config.model);
+    body.key("max_tokens").number(std::int64_t{sampling.max_tokens.value_or(kDefaultMaxTokens)});
+    if (!request.system_prompt.empty()) body.key("system").string(request.system_prompt);
+    body.key("messages").begin_array().begin_object().key("role").string("user");
+    body.key("content");
+    write_user_content(body, request.content);
+    body.end_object().end_array();
+    write_sampling(body, sampling);
+    body.end_object();
 
     http::HttpRequest out;
     out.url = config.base_url + "/v1/messages";
-    out.body = util::dump_json(body);
+    out.body = body.take();
     out.headers.emplace_back("Content-Type", "application/json");
     if (!config.api_key.empty()) out.headers.emplace_back("x-api-key", config.api_key);
     out.headers.emplace_back("anthropic-version", kApiVersion);

@@ -7,6 +7,7 @@
 
 #include "engine/providers/codec_common.h"
 #include "util/json_dump.h"
+#include "util/json_writer.h"
 
 namespace tg::providers {
 namespace {
@@ -31,8 +32,9 @@ std::string model_path(const std::string& model) {
   return "models/" + model;
 }
 
-OrderedJson user_parts(const std::vector<ContentPart>& parts, const ProviderConfig& config) {
-  OrderedJson out = OrderedJson::array();
+void write_user_parts(util::JsonWriter& out, const std::vector<ContentPart>& parts,
+                      const ProviderConfig& config) {
+  out.begin_array();
   for (const ContentPart& part : parts) {
     // Gemini takes PNG, JPEG, WEBP, HEIC and HEIF images; a GIF is refused here rather than
     // paid for and rejected by the provider.
@@ -42,31 +44,41 @@ OrderedJson user_parts(const std::vector<ContentPart>& parts, const ProviderConf
                        "(e.g. `convert in.gif out.png`), or use an OpenAI or Anthropic model",
                        0, config);
     }
+    out.begin_object();
     if (part.is_image()) {
-      out.push_back(
-          {{"inlineData", {{"mimeType", part.media_type}, {"data", base64_encode(part.data)}}}});
+      out.key("inlineData").begin_object().key("mimeType").string(part.media_type);
+      out.key("data").string(base64_encode(part.data)).end_object();
     } else {
-      out.push_back({{"text", part.text}});
+      out.key("text").string(part.text);
     }
+    out.end_object();
   }
   // A Content needs at least one part.
-  if (out.empty()) out.push_back({{"text", ""}});
-  return out;
+  if (parts.empty()) out.begin_object().key("text").string("").end_object();
+  out.end_array();
 }
 
-OrderedJson generation_config(const SamplingParams& sampling) {
-  OrderedJson config = OrderedJson::object();
-  if (sampling.temperature) config["temperature"] = *sampling.temperature;
-  if (sampling.top_p) config["topP"] = *sampling.top_p;
-  if (sampling.max_tokens) config["maxOutputTokens"] = *sampling.max_tokens;
-  if (sampling.seed) config["seed"] = *sampling.seed;
-  if (!sampling.stop.empty()) config["stopSequences"] = sampling.stop;
+void write_generation_config(util::JsonWriter& out, const SamplingParams& sampling) {
+  if (!sampling.temperature && !sampling.top_p && !sampling.max_tokens && !sampling.seed &&
+      sampling.stop.empty() && sampling.json_schema.empty()) {
+    return;  // an empty generationConfig is left out
+  }
+  out.key("generationConfig").begin_object();
+  if (sampling.temperature) out.key("temperature").number(*sampling.temperature);
+  if (sampling.top_p) out.key("topP").number(*sampling.top_p);
+  if (sampling.max_tokens) out.key("maxOutputTokens").number(std::int64_t{*sampling.max_tokens});
+  if (sampling.seed) out.key("seed").number(*sampling.seed);
+  if (!sampling.stop.empty()) {
+    out.key("stopSequences").begin_array();
+    for (const std::string& stop : sampling.stop) out.string(stop);
+    out.end_array();
+  }
   if (!sampling.json_schema.empty()) {
     // A schema without the JSON MIME type is rejected.
-    config["responseMimeType"] = "application/json";
-    config["responseJsonSchema"] = parse_schema<OrderedJson>(sampling);
+    out.key("responseMimeType").string("application/json");
+    out.key("responseJsonSchema").raw(util::dump_json(parse_schema<OrderedJson>(sampling)));
   }
-  return config;
+  out.end_object();
 }
 
 Usage read_usage(const Json& usage) {
@@ -97,21 +109,24 @@ class GeminiCodec final : public Codec {
  public:
   http::HttpRequest encode(const Request& request, const SamplingParams& sampling,
                            const ProviderConfig& config) const override {
-    OrderedJson body = OrderedJson::object();
+    // Note [Writing requests directly]
+    util::JsonWriter body;
+    body.begin_object();
     if (!request.system_prompt.empty()) {
-      const OrderedJson text = {{"text", request.system_prompt}};
-      body["systemInstruction"] = {{"parts", OrderedJson::array({text})}};
+      body.key("systemInstruction").begin_object().key("parts").begin_array();
+      body.begin_object().key("text").string(request.system_prompt).end_object();
+      body.end_array().end_object();
     }
-    const OrderedJson user = {{"role", "user"}, {"parts", user_parts(request.content, config)}};
-    body["contents"] = OrderedJson::array({user});
-    if (OrderedJson generation = generation_config(sampling); !generation.empty()) {
-      body["generationConfig"] = std::move(generation);
-    }
+    body.key("contents").begin_array().begin_object().key("role").string("user").key("parts");
+    write_user_parts(body, request.content, config);
+    body.end_object().end_array();
+    write_generation_config(body, sampling);
+    body.end_object();
 
     http::HttpRequest out;
     out.url =
         fmt::format("{}/v1beta/{}:generateContent", config.base_url, model_path(config.model));
-    out.body = util::dump_json(body);
+    out.body = body.take();
     out.headers.emplace_back("Content-Type", "application/json");
     if (!config.api_key.empty()) out.headers.emplace_back("x-goog-api-key", config.api_key);
     out.headers.insert(out.headers.end(), config.extra_headers.begin(), config.extra_headers.end());
