@@ -89,6 +89,25 @@ TEST(HttpTransportTest, PostsBodyAndHeadersAndReturnsTheResponse) {
   EXPECT_EQ(seen[0].header("expect"), "");
 }
 
+// Answers may come gzip-compressed (asked for with "Accept-Encoding: gzip", the one encoding
+// every API server speaks); the transport hands over the decoded body.
+TEST(HttpTransportTest, AsksForGzipAndDecodesIt) {
+  const std::string answer = R"({"text":")" + std::string(4000, 'a') + R"("})";
+  FakeLlmServer server([&answer](const RecordedRequest&) {
+    FakeReply reply;
+    reply.body = answer;
+    reply.content_type = "application/json";  // without a charset, cpp-httplib compresses
+    return reply;
+  });
+  Transport transport;
+  const TransportResult result = send_and_wait(transport, post(server.base_url() + "/v1/x"));
+
+  ASSERT_TRUE(result.ok()) << result.error->message;
+  EXPECT_EQ(server.requests().at(0).header("accept-encoding"), "gzip");
+  EXPECT_EQ(result.response.header("content-encoding"), "gzip");
+  EXPECT_EQ(result.response.body, answer);
+}
+
 TEST(HttpTransportTest, ErrorStatusesAreResponsesNotTransportErrors) {
   FakeLlmServer server([](const RecordedRequest&) { return fake::non_json_body(503); });
   Transport transport;
