@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,44 +38,9 @@ std::vector<NodePtr> reachable_nodes(const NodePtr& root) {
 
 bool is_utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
-// Cuts at a code point boundary so the label stays valid UTF-8.
-std::string shorten(const std::string& text, int max_chars) {
-  if (max_chars <= 0) return text;
-  int chars = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (is_utf8_continuation(text[i])) continue;
-    if (chars == max_chars) return text.substr(0, i) + " …";
-    ++chars;
-  }
-  return text;
-}
-
-std::string value_text(const detail::Node& node, int max_chars) {
-  if (node.image)
-    return fmt::format("[image: {}, {} bytes]", node.image->media_type, node.image->data.size());
-  if (!node.ready()) return "[pending]";
-  if (auto error = node.error()) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      return shorten(fmt::format("[failed: {}]", e.what()), max_chars);
-    } catch (...) {
-      return "[failed]";
-    }
-  }
-  return shorten(node.value(), max_chars);
-}
-
-std::string op_name(const detail::Node& node) {
-  if (node.grad_fn) return node.grad_fn->name();
-  return node.image ? "image" : "leaf";
-}
-
-// Escapes text for a quoted DOT label. Every line ends in \l so multi-line values are
+// Escapes text for a quoted DOT label. Line breaks become \l so multi-line values are
 // left-aligned, which reads better for prompts than Graphviz's default centering.
-std::string dot_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+void append_escaped(std::string& out, std::string_view text) {
   size_t plain = 0;  // start of the run of characters copied as they are
   for (size_t i = 0; i < text.size(); ++i) {
     std::string_view replacement;
@@ -96,24 +62,66 @@ std::string dot_escape(std::string_view text) {
     out.append(text.substr(plain, i - plain)).append(replacement);
     plain = i + 1;
   }
-  return out.append(text.substr(plain));
+  out.append(text.substr(plain));
 }
 
-std::string label_of(const detail::Node& node, const DotOptions& options) {
-  std::vector<std::string> lines = {
-      node.role(),
-      "op: " + op_name(node),
-      fmt::format("requires_grad: {}", node.requires_grad()),
-      "value: " + value_text(node, options.max_value_chars),
-  };
+// One line of a label: `prefix` and `text`, the text cut after `max_chars` code points (at a
+// code point boundary, so the label stays valid UTF-8) and then marked " …"; 0 or less keeps
+// all of it. Written straight into the label: a step's graph is drawn every training step.
+void append_line(std::string& out, std::string_view prefix, std::string_view text,
+                 int max_chars = 0) {
+  append_escaped(out, prefix);
+  size_t end = text.size();
+  if (max_chars > 0) {
+    int chars = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (is_utf8_continuation(text[i])) continue;
+      if (chars == max_chars) {
+        end = i;
+        break;
+      }
+      ++chars;
+    }
+  }
+  append_escaped(out, text.substr(0, end));
+  if (end < text.size()) out += " …";
+  out += "\\l";
+}
+
+void append_value_line(std::string& out, const detail::Node& node, int max_chars) {
+  if (node.image) {
+    const std::string image =
+        fmt::format("[image: {}, {} bytes]", node.image->media_type, node.image->data.size());
+    return append_line(out, "value: ", image);
+  }
+  if (!node.ready()) return append_line(out, "value: ", "[pending]");
+  if (auto error = node.error()) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      return append_line(out, "value: ", fmt::format("[failed: {}]", e.what()), max_chars);
+    } catch (...) {
+      return append_line(out, "value: ", "[failed]");
+    }
+  }
+  append_line(out, "value: ", node.value(), max_chars);
+}
+
+std::string op_name(const detail::Node& node) {
+  if (node.grad_fn) return node.grad_fn->name();
+  return node.image ? "image" : "leaf";
+}
+
+void append_label(std::string& out, const detail::Node& node, const DotOptions& options) {
+  append_line(out, "", node.role());
+  append_line(out, "op: ", op_name(node));
+  append_line(out, "requires_grad: ", node.requires_grad() ? "true" : "false");
+  append_value_line(out, node, options.max_value_chars);
   if (options.show_gradients) {
     node.for_each_gradient([&](const Gradient& g) {
-      lines.push_back("gradient: " + shorten(g.text, options.max_value_chars));
+      append_line(out, "gradient: ", g.text, options.max_value_chars);
     });
   }
-  std::string label;
-  for (const std::string& line : lines) label += dot_escape(line) + "\\l";
-  return label;
 }
 
 }  // namespace
@@ -125,11 +133,14 @@ std::string to_dot(const Variable& root, const DotOptions& options) {
   for (size_t i = 0; i < nodes.size(); ++i) index[nodes[i].get()] = i;
 
   std::string out = "digraph textgrad {\n  node [shape=box];\n";
-  for (size_t i = 0; i < nodes.size(); ++i)
-    out += fmt::format("  n{} [label=\"{}\"];\n", i, label_of(*nodes[i], options));
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "  n{} [label=\"", i);
+    append_label(out, *nodes[i], options);
+    out += "\"];\n";
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const NodePtr& pred : nodes[i]->predecessors)
-      out += fmt::format("  n{} -> n{};\n", index.at(pred.get()), i);
+      fmt::format_to(std::back_inserter(out), "  n{} -> n{};\n", index.at(pred.get()), i);
   }
   return out + "}\n";
 }
