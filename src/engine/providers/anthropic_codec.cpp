@@ -18,28 +18,10 @@ constexpr const char* kApiVersion = "2023-06-01";
 // max_tokens is required by the API; this matches SamplingParams' own default.
 constexpr int kDefaultMaxTokens = 2000;
 
-void write_user_content(util::JsonWriter& out, const std::vector<ContentPart>& parts) {
-  if (parts.empty()) {
-    out.string("");
-    return;
-  }
-  if (parts.size() == 1 && !parts.front().is_image()) {
-    out.string(parts.front().text);
-    return;
-  }
-  out.begin_array();
-  for (const ContentPart& part : parts) {
-    out.begin_object();
-    if (part.is_image()) {
-      out.key("type").string("image").key("source").begin_object();
-      out.key("type").string("base64").key("media_type").string(part.media_type);
-      out.key("data").string(base64_encode(part.data)).end_object();
-    } else {
-      out.key("type").string("text").key("text").string(part.text);
-    }
-    out.end_object();
-  }
-  out.end_array();
+void write_image(util::JsonWriter& out, const ContentPart& image) {
+  out.begin_object().key("type").string("image").key("source").begin_object();
+  out.key("type").string("base64").key("media_type").string(image.media_type);
+  out.key("data").string(base64_encode(image.data)).end_object().end_object();
 }
 
 void write_sampling(util::JsonWriter& out, const SamplingParams& sampling) {
@@ -103,7 +85,7 @@ class AnthropicCodec final : public Codec {
     if (!request.system_prompt.empty()) body.key("system").string(request.system_prompt);
     body.key("messages").begin_array().begin_object().key("role").string("user");
     body.key("content");
-    write_user_content(body, request.content);
+    write_user_content(body, request.content, write_image);
     body.end_object().end_array();
     write_sampling(body, sampling);
     body.end_object();

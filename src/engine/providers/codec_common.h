@@ -23,6 +23,7 @@
 #include "engine/providers/http_semantics.h"
 #include "http/http.h"
 #include "textgrad/errors.h"
+#include "util/json_writer.h"
 #include "util/redact.h"
 #include "util/text.h"
 
@@ -39,6 +40,31 @@ std::string data_url(std::string_view media_type, std::string_view bytes);
 
 // Percent-encodes everything outside RFC 3986's unreserved set.
 std::string url_encode(std::string_view text);
+
+// A user message's content as OpenAI and Anthropic take it: "" for none, the text alone for a
+// single text part, else an array of parts: {"type":"text","text":...} for text, and what
+// `write_image(out, part)` writes (one object) for an image.
+template <class WriteImage>
+void write_user_content(util::JsonWriter& out, const std::vector<ContentPart>& parts,
+                        WriteImage write_image) {
+  if (parts.empty()) {
+    out.string("");
+    return;
+  }
+  if (parts.size() == 1 && !parts.front().is_image()) {
+    out.string(parts.front().text);
+    return;
+  }
+  out.begin_array();
+  for (const ContentPart& part : parts) {
+    if (part.is_image()) {
+      write_image(out, part);
+    } else {
+      out.begin_object().key("type").string("text").key("text").string(part.text).end_object();
+    }
+  }
+  out.end_array();
+}
 
 // JSON accessors, generic so this header need not include nlohmann/json. Absent, null and
 // wrongly typed fields read as empty / zero: providers omit default-valued fields.

@@ -19,27 +19,9 @@ using OrderedJson = nlohmann::ordered_json;
 // Azure requires an api-version; this is its GA version at the time of writing.
 constexpr const char* kDefaultAzureApiVersion = "2024-10-21";
 
-void write_user_content(util::JsonWriter& out, const std::vector<ContentPart>& parts) {
-  if (parts.empty()) {
-    out.string("");
-    return;
-  }
-  if (parts.size() == 1 && !parts.front().is_image()) {
-    out.string(parts.front().text);
-    return;
-  }
-  out.begin_array();
-  for (const ContentPart& part : parts) {
-    out.begin_object();
-    if (part.is_image()) {
-      out.key("type").string("image_url").key("image_url").begin_object();
-      out.key("url").string(data_url(part.media_type, part.data)).end_object();
-    } else {
-      out.key("type").string("text").key("text").string(part.text);
-    }
-    out.end_object();
-  }
-  out.end_array();
+void write_image(util::JsonWriter& out, const ContentPart& image) {
+  out.begin_object().key("type").string("image_url").key("image_url").begin_object();
+  out.key("url").string(data_url(image.media_type, image.data)).end_object().end_object();
 }
 
 void write_sampling(util::JsonWriter& out, const SamplingParams& sampling,
@@ -81,7 +63,7 @@ class OpenAiCodec final : public Codec {
       body.key("content").string(request.system_prompt).end_object();
     }
     body.begin_object().key("role").string("user").key("content");
-    write_user_content(body, request.content);
+    write_user_content(body, request.content, write_image);
     body.end_object().end_array();
     write_sampling(body, sampling, config);
     body.end_object();
