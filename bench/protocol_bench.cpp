@@ -301,8 +301,10 @@ void run(const Settings& s) {
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   std::printf(
-      "textgrad-cpp protocol benchmark (workload f): object_counting, %d steps, %d calls "
-      "expected,\n%d ms per answer, median of %d runs, load average %.2f %.2f %.2f\n\n",
+      "textgrad-cpp protocol benchmark (workload f): object_counting, %d steps, %d calls in "
+      "the bounds'\ncount (the calls column counts what the server received: the mock model's "
+      "update answers\nsometimes need a repair call, or skip a validation), %d ms per answer, "
+      "median of %d runs,\nload average %.2f %.2f %.2f\n\n",
       kSteps, kExpectedCalls, s.delay_ms, s.runs, load[0], load[1], load[2]);
 
   server.set_delay(0);
