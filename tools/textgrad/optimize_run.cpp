@@ -214,10 +214,8 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
     dir_.write_file(fmt::format("steps/test_{:04d}.jsonl", record.step),
                     predictions_jsonl(test_items));
   }
-  const json document = to_json(record);
-  dir_.write_step(record.step, util::dump_json(document, 2));
-  // What reading the file back gives: Note [Reports from what the run holds]
-  held_.steps[RunDir::step_file(record.step)] = step_from_json(document);
+  dir_.write_step(record.step, util::dump_json(to_json(record), 2));
+  held_.steps[RunDir::step_file(record.step)] = record;  // Note [Reports from what the run holds]
   // Note [Step boundaries do not wait for the writers]
   dir_.check_writes();
   trace_.check_failure();

@@ -109,8 +109,9 @@ std::optional<SearchSummary> load_search(const RunDir& dir) {
 // same numbers. At the end of a run, reading its step files and events.jsonl back cost more
 // than a tenth of the CLI's CPU on training steps (nlohmann's lexer, over every byte the run
 // wrote). The finishing run passes what it holds instead: the step records it parsed when it
-// resumed, each one it wrote as parsed from the very JSON document it wrote, and the totals its
-// event log folded from the records it appended. Step files it does not hold are read, and
+// resumed, a copy of each one it wrote (to_json() and step_from_json() carry every field of a
+// StepRecord, so the copy is what parsing the document it wrote gives), and the totals its event
+// log folded from the records it appended. Step files it does not hold are read, and
 // `RunsTest.KillThenResumeThenReportGivesTheTotalsOfAnUninterruptedRun` and
 // `RunsTest.TheReportAtTheEndIsTheOneReportRebuilds` check that `textgrad report` rebuilds the
 // same report.
