@@ -12,10 +12,10 @@ namespace tg::util {
 // than writing it: each member copied its key and value, the object's vector of members grew
 // (copying every key again, because they are const), and the whole tree was freed afterwards.
 // For a short evaluation request that was 35 k instructions, a sixth of our work on the call.
-// The OpenAI codec, which every OpenAI-compatible server goes through, now writes the body
-// front to back. Strings go through the same escaping as dump_json() (Note [Dumping JSON in
-// runs]) and floating-point numbers through nlohmann's own formatting, so the bytes are the
-// ones the ordered_json gave (tests/provider_openai_test.cpp compares the two).
+// The codecs now write the body front to back. Strings go through the same escaping as
+// dump_json() (Note [Dumping JSON in runs]) and floating-point numbers through nlohmann's own
+// formatting, so the bytes are the ones the ordered_json gave (each codec's
+// WritesTheBytesTheDocumentGave test compares the two).
 
 void JsonWriter::before_value() {
   if (after_value_) out_ += ',';
@@ -65,6 +65,12 @@ JsonWriter& JsonWriter::string(std::string_view text) {
     out_ += nlohmann::json(std::string(text)).dump();
   }
   return *this;
+}
+
+JsonWriter& JsonWriter::strings(const std::vector<std::string>& texts) {
+  begin_array();
+  for (const std::string& text : texts) string(text);
+  return end_array();
 }
 
 JsonWriter& JsonWriter::number(double value) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tg::util {
 
@@ -22,6 +23,8 @@ class JsonWriter {
   JsonWriter& key(std::string_view name);
   // Throws nlohmann's type_error 316 for text that is not valid UTF-8, as dump() does.
   JsonWriter& string(std::string_view text);
+  // An array of strings.
+  JsonWriter& strings(const std::vector<std::string>& texts);
   JsonWriter& number(double value);
   JsonWriter& number(std::int64_t value);
   JsonWriter& boolean(bool value);

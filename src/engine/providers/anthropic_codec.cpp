@@ -29,11 +29,7 @@ void write_sampling(util::JsonWriter& out, const SamplingParams& sampling) {
   // Newer Claude models reject requests that set both temperature and top_p, and the defaults
   // set both. Temperature is the knob TextGrad tunes, so top_p is only sent without it.
   if (sampling.top_p && !sampling.temperature) out.key("top_p").number(*sampling.top_p);
-  if (!sampling.stop.empty()) {
-    out.key("stop_sequences").begin_array();
-    for (const std::string& stop : sampling.stop) out.string(stop);
-    out.end_array();
-  }
+  if (!sampling.stop.empty()) out.key("stop_sequences").strings(sampling.stop);
   // The API has no seed parameter; SamplingParams::seed is dropped.
   if (!sampling.json_schema.empty()) {
     out.key("output_config").begin_object().key("format").begin_object();

@@ -68,11 +68,7 @@ void write_generation_config(util::JsonWriter& out, const SamplingParams& sampli
   if (sampling.top_p) out.key("topP").number(*sampling.top_p);
   if (sampling.max_tokens) out.key("maxOutputTokens").number(std::int64_t{*sampling.max_tokens});
   if (sampling.seed) out.key("seed").number(*sampling.seed);
-  if (!sampling.stop.empty()) {
-    out.key("stopSequences").begin_array();
-    for (const std::string& stop : sampling.stop) out.string(stop);
-    out.end_array();
-  }
+  if (!sampling.stop.empty()) out.key("stopSequences").strings(sampling.stop);
   if (!sampling.json_schema.empty()) {
     // A schema without the JSON MIME type is rejected.
     out.key("responseMimeType").string("application/json");

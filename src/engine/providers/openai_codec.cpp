@@ -29,11 +29,7 @@ void write_sampling(util::JsonWriter& out, const SamplingParams& sampling,
   if (sampling.temperature) out.key("temperature").number(*sampling.temperature);
   if (sampling.top_p) out.key("top_p").number(*sampling.top_p);
   if (sampling.seed) out.key("seed").number(*sampling.seed);
-  if (!sampling.stop.empty()) {
-    out.key("stop").begin_array();
-    for (const std::string& stop : sampling.stop) out.string(stop);
-    out.end_array();
-  }
+  if (!sampling.stop.empty()) out.key("stop").strings(sampling.stop);
   if (sampling.max_tokens) {
     out.key(config.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens")
         .number(std::int64_t{*sampling.max_tokens});
