@@ -17,7 +17,8 @@ namespace tg::providers {
 // only what decode reads, with the document's rules: absent, null and wrongly typed members
 // read as empty, and of a member given twice the last one counts. The lexer, and so what is
 // valid JSON and how a syntax error is worded, stays nlohmann's.
-// tests/provider_openai_test.cpp decodes each of its bodies both ways and compares.
+// OpenAiAnswerTest.ReadsWhatTheDocumentRead and the openai_answer fuzz target compare the two
+// readings (tests/support/openai_answer_reference.h is the document's).
 
 namespace {
 
