@@ -99,6 +99,7 @@ class ServerProcess {
             return answer(request).with_delay(std::chrono::milliseconds(shared.delay_ms.load()));
           },
           threads);
+      server.set_keep_requests(false);  // a benchmark sends tens of thousands
       const int port = server.port();
       if (write(port_fd, &port, sizeof port) != sizeof port) _exit(1);
       close(port_fd);

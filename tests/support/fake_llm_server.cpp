@@ -329,6 +329,8 @@ struct FakeLlmServer::Impl {
   mutable std::mutex mutex;
   std::shared_ptr<const Script> script;   // guarded by mutex; shared, so never copied
   std::vector<RecordedRequest> recorded;  // guarded by mutex
+  std::size_t received = 0;               // guarded by mutex
+  bool keep_requests = true;              // guarded by mutex
   bool stopping = false;                  // guarded by mutex
   std::condition_variable stop_signal;
 
@@ -396,8 +398,8 @@ void FakeLlmServer::Impl::handle(const httplib::Request& request, httplib::Respo
   std::shared_ptr<const Script> current;
   {
     std::lock_guard lock(mutex);
-    recorded_request.index = static_cast<int>(recorded.size());
-    recorded.push_back(recorded_request);
+    recorded_request.index = static_cast<int>(received++);
+    if (keep_requests) recorded.push_back(recorded_request);
     current = script;
   }
   const FakeReply reply =
@@ -468,7 +470,12 @@ std::vector<RecordedRequest> FakeLlmServer::requests() const {
 
 std::size_t FakeLlmServer::request_count() const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->recorded.size();
+  return impl_->received;
+}
+
+void FakeLlmServer::set_keep_requests(bool keep) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->keep_requests = keep;
 }
 
 }  // namespace tg::fake

@@ -114,8 +114,11 @@ class FakeLlmServer {
 
   // Requests arriving afterwards get `script`; one already in the old script finishes there.
   void set_script(Script script);
-  std::vector<RecordedRequest> requests() const;
-  std::size_t request_count() const;
+  std::vector<RecordedRequest> requests() const;  // those kept (see set_keep_requests)
+  std::size_t request_count() const;              // every request received
+  // Whether requests() keeps each request (the default, for tests). A server that runs long
+  // (the mock model, a benchmark's) turns it off, so its memory does not grow with every call.
+  void set_keep_requests(bool keep);
   int in_flight() const { return in_flight_.load(); }
   int peak_in_flight() const { return peak_in_flight_.load(); }
   void reset_peak() { peak_in_flight_.store(in_flight_.load()); }

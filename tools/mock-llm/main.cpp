@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
         return reply;
       },
       threads);
+  server.set_keep_requests(false);  // it may serve for hours
   std::ofstream(argv[2]) << server.port() << "\n";
   while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
