@@ -14,6 +14,7 @@
 
 #include "support/fake_llm_server.h"
 #include "support/process.h"
+#include "support/sandbox_lock.h"
 #include "test_paths.h"
 #include "textgrad/code.h"
 
@@ -65,6 +66,7 @@ std::string tagged(const std::string& code) {
 
 class CodeCliTest : public ::testing::Test {
  protected:
+  testing::SandboxLock sandbox_lock_;  // Note [Sandbox tests and the process limit]
   void SetUp() override {
     server_ = std::make_unique<fake::FakeLlmServer>(
         [this](const fake::RecordedRequest& r) { return fake::reply_for(r, answer(r)); }, 8);
@@ -299,6 +301,7 @@ TEST_F(CodeProblemSetTest, SolvesTwentyProblemsConcurrentlyAndReportsConsistentR
 
 // The shipped problems are well-formed: the reference solutions pass and the stubs do not.
 TEST(CodeProblemDataTest, ShippedReferenceSolutionsPassAndStubsFail) {
+  testing::SandboxLock lock;  // Note [Sandbox tests and the process limit]
   std::ifstream in(std::string(TEXTGRAD_TEST_DATA_DIR) + "/code/problems.jsonl");
   std::vector<json> problems;
   for (std::string line; std::getline(in, line);) problems.push_back(json::parse(line));

@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 
+#include "support/sandbox_lock.h"
 #include "textgrad/code.h"
 #include "textgrad/scripted_engine.h"
 
@@ -73,6 +74,7 @@ std::string tagged(const std::string& code) {
 
 class CodeLoopTest : public ::testing::Test {
  protected:
+  testing::SandboxLock sandbox_lock_;  // Note [Sandbox tests and the process limit]
   void SetUp() override {
     CodeTestsOptions options;
     options.filename = "solution.py";

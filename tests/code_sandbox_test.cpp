@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/process.h"
+#include "support/sandbox_lock.h"
 #include "textgrad/code.h"
 
 namespace tg {
@@ -81,6 +82,9 @@ int processes_mentioning(const std::string& marker) {
 // SandboxUnavailable rather than pass unsandboxed.
 class SandboxTest : public ::testing::Test {
  protected:
+  // Shared with the sandboxes of other test processes, not with the fork loop below: Note
+  // [Sandbox tests and the process limit].
+  testing::SandboxLock lock_;
   TempDir dir_;
 };
 
@@ -176,7 +180,9 @@ TEST_F(SandboxTest, CannotReadTheUsersFiles) {
   EXPECT_NE(run.out.find("hidden /root"), std::string::npos) << run.out;
 }
 
-TEST_F(SandboxTest, StopsAForkLoopAndLeavesNoProcessBehind) {
+// Runs with no other sandbox: Note [Sandbox tests and the process limit].
+TEST(ForkLoopSandboxTest, StopsAForkLoopAndLeavesNoProcessBehind) {
+  testing::SandboxLock alone(testing::SandboxLock::Mode::kAlone);
   // Every child sleeps "forever"; the parent forks until the process limit stops it, then
   // exits, and the sandbox takes the sleeping children with it.
   TestReport report = run_probe(
@@ -314,6 +320,7 @@ TEST(SandboxSetupTest, MissingBubblewrapIsAClearErrorNotAnUnsandboxedRun) {
 }
 
 TEST(SandboxSetupTest, WithoutIsolationTheLimitsStillHold) {
+  testing::SandboxLock lock;  // Note [Sandbox tests and the process limit]
   SandboxOptions options = probe_options();
   options.isolate = false;
   options.limits.wall_seconds = 5;
