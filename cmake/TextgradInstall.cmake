@@ -29,9 +29,9 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/textgradConfig.cmake
 # A static library needs its dependencies on the consumer's link line; a shared one does not.
 if(TEXTGRAD_SHARED)
   set(TEXTGRAD_PC_REQUIRES "")
-  set(TEXTGRAD_PC_REQUIRES_PRIVATE "libcurl sqlite3 libcrypto fmt hiredis")
+  set(TEXTGRAD_PC_REQUIRES_PRIVATE "libcurl sqlite3 libcrypto fmt simdjson hiredis")
 else()
-  set(TEXTGRAD_PC_REQUIRES "libcurl sqlite3 libcrypto fmt hiredis")
+  set(TEXTGRAD_PC_REQUIRES "libcurl sqlite3 libcrypto fmt simdjson hiredis")
   set(TEXTGRAD_PC_REQUIRES_PRIVATE "")
 endif()
 file(RELATIVE_PATH TEXTGRAD_PC_PREFIX_FROM_PCDIR

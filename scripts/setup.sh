@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev libcli11-dev libfmt-dev
+  libsimdjson-dev  # reads LLM answers on the per-call path (docs/performance.md)
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libssl-dev
   ca-certificates zlib1g-dev
   libjemalloc-dev  # the textgrad program's allocator (docs/performance.md)

@@ -335,6 +335,35 @@ TEST(OpenAiAnswerTest, ReadsWhatTheDocumentRead) {
   EXPECT_GT(bodies, 10000);
 }
 
+// The fast path (Note [Lexing answers with simdjson]) takes every valid answer and refuses
+// every body nlohmann refuses; where it reads, it reads what the document read.
+TEST(OpenAiAnswerTest, SimdjsonReadsEveryValidAnswer) {
+  const auto check = [](const std::string& body, bool must_read) {
+    std::optional<OpenAiAnswer> expected;
+    try {
+      expected = testing::read_as_a_document(body);
+    } catch (const nlohmann::json::exception&) {
+    }
+    const std::optional<OpenAiAnswer> quick = read_openai_answer_quickly(body);
+    if (!expected) return !quick.has_value();
+    if (!quick) return !must_read;
+    return *quick == *expected;
+  };
+  int read = 0;
+  for (const std::string& body : answer_bodies()) {
+    ASSERT_TRUE(check(body, true)) << body;
+    read += read_openai_answer_quickly(body).has_value() ? 1 : 0;
+    for (size_t at = 0; at < body.size(); ++at) {
+      for (char c : std::string("{}[]:,\"0n")) {
+        std::string mutated = body;
+        mutated[at] = c;
+        ASSERT_TRUE(check(mutated, false)) << mutated;
+      }
+    }
+  }
+  EXPECT_GT(read, 30);
+}
+
 TEST(OpenAiAnswerTest, KeepsWhatDecodeReads) {
   const OpenAiAnswer answer = read_openai_answer(
       R"({"id":"x","model":"gpt","choices":[{"index":0,"finish_reason":"stop","message":)"

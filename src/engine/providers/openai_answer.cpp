@@ -1,7 +1,9 @@
 #include "engine/providers/openai_answer.h"
 
+#include <simdjson.h>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,22 @@ namespace tg::providers {
 // valid JSON and how a syntax error is worded, stays nlohmann's.
 // OpenAiAnswerTest.ReadsWhatTheDocumentRead and the openai_answer fuzz target compare the two
 // readings (tests/support/openai_answer_reference.h is the document's).
+
+// Note [Lexing answers with simdjson]
+// nlohmann's lexer reads a character at a time and copies each one twice (into the token and
+// into the text it keeps for error messages): about 90 instructions a byte, 31 k of the 36 k
+// that reading a short answer still cost after the note above. simdjson (a Debian package, as
+// maintained as nlohmann) checks and indexes the whole body in a few instructions a byte. So
+// read_openai_answer() lets simdjson parse the body first and replays the parsed values to the
+// same AnswerReader, in document order, as nlohmann's SAX parser would announce them; whatever
+// the reader skips is not replayed. Only when simdjson refuses the body (a syntax error, or
+// what it does not represent: integers beyond 64 bits, numbers out of double's range, nesting
+// deeper than 1024) does nlohmann parse it as before, so errors keep nlohmann's wording and
+// every body reads as the document read it. Number types follow the document's rules: a count
+// read as an integer or as a float gives the same value whichever parser saw it.
+// The nlohmann reading stays what is authoritative: the tests and the fuzz target compare both
+// readings with the document's, and OpenAiAnswerTest.SimdjsonReadsEveryValidAnswer checks that
+// valid answers do take the fast path.
 
 namespace {
 
@@ -79,29 +97,8 @@ class AnswerReader {
   }
   bool binary(Json::binary_t&) { return scalar(); }
 
-  bool string(std::string& value) {
-    switch (begin_value()) {
-      case Slot::kFinishReason:
-        answer_.finish_reason = std::move(value);
-        break;
-      case Slot::kRefusal:
-        answer_.refusal = std::move(value);
-        break;
-      case Slot::kModel:
-        answer_.model = std::move(value);
-        break;
-      case Slot::kContent:
-        answer_.content = OpenAiAnswer::Content::kText;
-        answer_.text = std::move(value);
-        break;
-      case Slot::kPartText:
-        part_text_ = std::move(value);
-        break;
-      default:
-        break;
-    }
-    return true;
-  }
+  bool string(std::string& value) { return text(std::move(value)); }
+  bool string(std::string_view value) { return text(value); }
 
   bool start_object(std::size_t) {
     Slot slot = begin_value();
@@ -130,7 +127,8 @@ class AnswerReader {
     return true;
   }
 
-  bool key(std::string& name) {
+  bool key(std::string& name) { return key(std::string_view(name)); }
+  bool key(std::string_view name) {
     const Slot container = open_.back().slot;
     next_ = Slot::kSkipped;
     if (container == Slot::kSkipped) return true;
@@ -162,13 +160,42 @@ class AnswerReader {
     return true;
   }
 
+  // True inside a value whose members or elements decide nothing.
+  bool skipping() const { return !open_.empty() && open_.back().slot == Slot::kSkipped; }
+
  private:
   struct Open {
     Slot slot;
     std::size_t elements = 0;  // in an array, so far
   };
 
-  static Slot member_slot(Slot container, const std::string& name) {
+  // A string value: `value` is a std::string to move from or a view to copy.
+  template <class Text>
+  bool text(Text&& value) {
+    switch (begin_value()) {
+      case Slot::kFinishReason:
+        answer_.finish_reason = std::forward<Text>(value);
+        break;
+      case Slot::kRefusal:
+        answer_.refusal = std::forward<Text>(value);
+        break;
+      case Slot::kModel:
+        answer_.model = std::forward<Text>(value);
+        break;
+      case Slot::kContent:
+        answer_.content = OpenAiAnswer::Content::kText;
+        answer_.text = std::forward<Text>(value);
+        break;
+      case Slot::kPartText:
+        part_text_ = std::forward<Text>(value);
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  static Slot member_slot(Slot container, std::string_view name) {
     switch (container) {
       case Slot::kRoot:
         if (name == "choices") return Slot::kChoices;
@@ -330,15 +357,93 @@ class AnswerReader {
   std::int64_t cache_hit_tokens_ = 0;
 };
 
+// Announces `value` to the reader as nlohmann's SAX parser would (Note [Lexing answers with
+// simdjson]); the members and elements of what the reader skips are left out.
+void replay(simdjson::dom::element value, AnswerReader& reader) {
+  using Type = simdjson::dom::element_type;
+  switch (value.type()) {
+    case Type::OBJECT:
+      reader.start_object(0);
+      if (!reader.skipping()) {
+        const simdjson::dom::object object = value.get_object().value_unsafe();
+        for (const simdjson::dom::key_value_pair member : object) {
+          reader.key(member.key);
+          replay(member.value, reader);
+        }
+      }
+      reader.end_object();
+      return;
+    case Type::ARRAY:
+      reader.start_array(0);
+      if (!reader.skipping()) {
+        const simdjson::dom::array array = value.get_array().value_unsafe();
+        for (const simdjson::dom::element element : array) {
+          replay(element, reader);
+        }
+      }
+      reader.end_array();
+      return;
+    case Type::STRING:
+      reader.string(value.get_string().value_unsafe());
+      return;
+    case Type::INT64:
+      reader.number_integer(value.get_int64().value_unsafe());
+      return;
+    case Type::UINT64:
+      reader.number_unsigned(value.get_uint64().value_unsafe());
+      return;
+    case Type::DOUBLE: {
+      static const std::string kNoText;  // the reader never looks at a number's text
+      reader.number_float(value.get_double().value_unsafe(), kNoText);
+      return;
+    }
+    case Type::BOOL:
+      reader.boolean(value.get_bool().value_unsafe());
+      return;
+    case Type::NULL_VALUE:
+      reader.null();
+      return;
+  }
+}
+
+// `answer` is what `reader` read into.
+OpenAiAnswer finished(OpenAiAnswer& answer, AnswerReader& reader) {
+  if (!answer.is_object) return OpenAiAnswer{};
+  reader.finish();
+  return std::move(answer);
+}
+
+std::optional<OpenAiAnswer> read_with(simdjson::dom::parser& parser, std::string_view body) {
+  simdjson::dom::element root;
+  // `true`: the body is copied into the parser's padded buffer (simdjson reads past the end).
+  if (parser.parse(body.data(), body.size(), true).get(root) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  OpenAiAnswer answer;
+  AnswerReader reader(answer);
+  replay(root, reader);
+  return finished(answer, reader);
+}
+
 }  // namespace
 
+std::optional<OpenAiAnswer> read_openai_answer_quickly(std::string_view body) {
+  // One parser a thread keeps its buffers from answer to answer, up to a size worth keeping.
+  constexpr std::size_t kKeptBytes = std::size_t{1} << 20;
+  if (body.size() > kKeptBytes) {
+    simdjson::dom::parser parser;
+    return read_with(parser, body);
+  }
+  thread_local simdjson::dom::parser parser;
+  return read_with(parser, body);
+}
+
 OpenAiAnswer read_openai_answer(std::string_view body) {
+  if (std::optional<OpenAiAnswer> answer = read_openai_answer_quickly(body)) return *answer;
   OpenAiAnswer answer;
   AnswerReader reader(answer);
   Json::sax_parse(body.begin(), body.end(), &reader);
-  if (!answer.is_object) return OpenAiAnswer{};
-  reader.finish();
-  return answer;
+  return finished(answer, reader);
 }
 
 }  // namespace tg::providers

@@ -2,6 +2,7 @@
 // Note [Reading answers without a document].
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,11 @@ struct OpenAiAnswer {
 };
 
 // Throws nlohmann's parse_error, worded as json::parse() words it, when `body` is not JSON.
+// Thread-safe.
 OpenAiAnswer read_openai_answer(std::string_view body);
+
+// The fast path of read_openai_answer() (Note [Lexing answers with simdjson]): the same fields,
+// or nothing when simdjson cannot read `body`. Exposed for the tests.
+std::optional<OpenAiAnswer> read_openai_answer_quickly(std::string_view body);
 
 }  // namespace tg::providers
