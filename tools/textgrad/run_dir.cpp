@@ -249,12 +249,17 @@ void RunDir::read_json(const std::string& name,
 }
 
 std::string iso_time_now() {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
+  // Every call's event and trace row asks: the text is formatted again once a second.
+  thread_local std::time_t formatted_second = -1;
+  thread_local char formatted[32];
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  if (now != formatted_second) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::strftime(formatted, sizeof formatted, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    formatted_second = now;
+  }
+  return formatted;
 }
 
 fs::path default_run_dir(const std::string& label) {

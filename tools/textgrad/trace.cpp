@@ -74,10 +74,9 @@ class Statement {
   ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
-  // The statement, reset and with its bindings cleared.
+  // The statement, reset. Every use binds each of its parameters again.
   sqlite3_stmt* get() const {
     sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
     return stmt_;
   }
 
@@ -85,11 +84,13 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
+// Not copied: `text` must stay put until the statement has run (a batch's rows outlive their
+// inserts; phase names are static).
+void bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
   if (text.empty()) {
     sqlite3_bind_null(stmt, index);
   } else {
-    sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
 }
 
@@ -99,6 +100,12 @@ void bind_id(sqlite3_stmt* stmt, int index, std::int64_t id) {
   } else {
     sqlite3_bind_null(stmt, index);
   }
+}
+
+// Whether a trace (one a resumed run goes on writing) already holds texts.
+bool has_texts(sqlite3* db) {
+  Statement any(db, "SELECT 1 FROM texts LIMIT 1");
+  return sqlite3_step(any.get()) == SQLITE_ROW;
 }
 
 }  // namespace
@@ -148,6 +155,7 @@ Trace::Trace(const std::filesystem::path& file, TraceLevel level) : level_(level
   }
   try {
     statements_ = std::make_unique<Statements>(db_);
+    known_texts_are_all_ = !has_texts(db_);
   } catch (...) {
     sqlite3_close(db_);
     throw;
@@ -169,26 +177,31 @@ std::int64_t Trace::text_id(const std::string& text) {
   }
   const std::int64_t id = stored_text_id(text);
   constexpr size_t kKnownTextChars = size_t{8} << 20;
-  if (known_chars_ + text.size() > kKnownTextChars) {
-    known_texts_.clear();
-    known_chars_ = 0;
-  }
+  if (known_chars_ + text.size() > kKnownTextChars) forget_known_texts();
   known_texts_.emplace(text, id);
   known_chars_ += text.size();
   return id;
 }
 
+void Trace::forget_known_texts() {
+  known_texts_.clear();
+  known_chars_ = 0;
+  known_texts_are_all_ = false;
+}
+
 std::int64_t Trace::stored_text_id(const std::string& text) {
   const auto hash = static_cast<std::int64_t>(std::hash<std::string>{}(text));
-  sqlite3_stmt* find = statements_->find_text.get();
-  sqlite3_bind_int64(find, 1, hash);
-  while (sqlite3_step(find) == SQLITE_ROW) {
-    const auto* stored = reinterpret_cast<const char*>(sqlite3_column_text(find, 1));
-    const int size = sqlite3_column_bytes(find, 1);
-    if (text.compare(0, std::string::npos, stored, static_cast<size_t>(size)) == 0) {
-      const std::int64_t id = sqlite3_column_int64(find, 0);
-      sqlite3_reset(find);  // an unfinished read would hold its snapshot
-      return id;
+  if (!known_texts_are_all_) {  // otherwise the text is new: it is not among the known ones
+    sqlite3_stmt* find = statements_->find_text.get();
+    sqlite3_bind_int64(find, 1, hash);
+    while (sqlite3_step(find) == SQLITE_ROW) {
+      const auto* stored = reinterpret_cast<const char*>(sqlite3_column_text(find, 1));
+      const int size = sqlite3_column_bytes(find, 1);
+      if (text.compare(0, std::string::npos, stored, static_cast<size_t>(size)) == 0) {
+        const std::int64_t id = sqlite3_column_int64(find, 0);
+        sqlite3_reset(find);  // an unfinished read would hold its snapshot
+        return id;
+      }
     }
   }
   sqlite3_stmt* insert = statements_->insert_text.get();
@@ -259,7 +272,7 @@ void Trace::write(std::vector<Row>& rows) {
       sqlite3_stmt* s = statements_->insert_call.get();
       bind_text(s, 1, row.time);
       sqlite3_bind_int(s, 2, row.step);
-      bind_text(s, 3, to_string(row.phase));
+      bind_text(s, 3, std::string_view(to_string(row.phase)));
       bind_text(s, 4, row.tags.item);
       bind_text(s, 5, row.tags.parameter);
       bind_text(s, 6, row.engine);
@@ -282,8 +295,7 @@ void Trace::write(std::vector<Row>& rows) {
     }
   } catch (const std::exception& e) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    known_texts_.clear();  // some of their ids were rolled back
-    known_chars_ = 0;
+    forget_known_texts();  // some of their ids were rolled back
     std::lock_guard lock(error_mu_);
     error_ = fmt::format("cannot write the trace: {}", e.what());
   }

@@ -72,6 +72,7 @@ class Trace {
   void write(std::vector<Row>& rows);                    // the writer thread
   std::int64_t text_id(const std::string& text);         // the writer thread
   std::int64_t stored_text_id(const std::string& text);  // the writer thread
+  void forget_known_texts();                             // the writer thread
   TraceLevel level_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> statements_;  // prepared once: preparing cost more than writing
@@ -79,6 +80,9 @@ class Trace {
   // short answers repeat across steps. Cleared when it holds kKnownTextChars.
   std::unordered_map<std::string, std::int64_t> known_texts_;
   size_t known_chars_ = 0;
+  // Whether known_texts_ holds every text in the table, so that one it lacks needs no lookup:
+  // true from a new trace until the map is first cleared.
+  bool known_texts_are_all_ = false;
   mutable std::mutex error_mu_;
   std::string error_;
   std::unique_ptr<util::BatchWriter<Row>> writer_;
