@@ -127,6 +127,62 @@ TEST(HttpTransportTest, GetRequestsWork) {
   EXPECT_EQ(server.requests().at(0).method, "GET");
 }
 
+// Note [Reusing easy handles]: one request at a time, so one pooled handle serves them all,
+// and none may inherit its predecessor's method, body, headers or timeout.
+TEST(HttpTransportTest, AReusedHandleKeepsNothingOfItsLastTransfer) {
+  FakeLlmServer server([](const RecordedRequest& r) {
+    FakeReply reply;
+    reply.body = "{}";
+    return r.path == "/slow" ? reply.with_delay(600ms) : reply;
+  });
+  Transport transport;
+  const std::string url = server.base_url();
+  const auto with = [&](std::string method, std::string path, std::string body) {
+    HttpRequest request = post(url + path, std::move(body));
+    request.method = std::move(method);
+    request.headers.clear();
+    return request;
+  };
+  HttpRequest first = post(url + "/first", R"({"q":1})");
+  first.headers.emplace_back("X-First", "yes");
+  const std::vector<HttpRequest> requests = {first,
+                                             with("GET", "/get", ""),
+                                             with("DELETE", "/delete", ""),
+                                             with("PUT", "/put", R"({"p":2})"),
+                                             with("GET", "/get-again", "a GET sends no body"),
+                                             with("POST", "/empty", ""),
+                                             with("POST", "/last", R"({"z":3})")};
+  for (const HttpRequest& request : requests) {
+    const TransportResult result = send_and_wait(transport, request);
+    ASSERT_TRUE(result.ok()) << request.method << " " << result.error->message;
+  }
+  const std::vector<RecordedRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), requests.size());
+  const std::vector<std::string> methods = {"POST", "GET", "DELETE", "PUT", "GET", "POST", "POST"};
+  const std::vector<std::string> bodies = {R"({"q":1})", "", "",          R"({"p":2})",
+                                           "",           "", R"({"z":3})"};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].method, methods[i]) << i;
+    EXPECT_EQ(seen[i].body, bodies[i]) << i;
+    EXPECT_EQ(seen[i].header("x-first"), i == 0 ? "yes" : "") << i;
+    // Only the first sent a Content-Type (curl names a form's for the others with a body).
+    if (i > 0) {
+      EXPECT_NE(seen[i].header("content-type"), "application/json") << i;
+    }
+  }
+  EXPECT_EQ(seen[0].header("user-agent"), seen.back().header("user-agent"));
+  EXPECT_EQ(seen.back().header("accept-encoding"), "gzip");
+
+  // A short timeout ends one transfer, and the next one has its own.
+  HttpRequest hurried = with("POST", "/slow", "{}");
+  hurried.total_timeout_s = 0.2;
+  const TransportResult timed_out = send_and_wait(transport, hurried);
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.error->kind, EngineErrorKind::kTimeout);
+  const TransportResult patient = send_and_wait(transport, with("POST", "/slow", "{}"));
+  EXPECT_TRUE(patient.ok()) << patient.error->message;
+}
+
 TEST(HttpTransportTest, ConnectionRefusedIsARetryableConnectionError) {
   Transport transport;
   const int port = closed_port();

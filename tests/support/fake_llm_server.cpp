@@ -432,6 +432,8 @@ FakeLlmServer::FakeLlmServer(Script script, int threads) : impl_(std::make_uniqu
   };
   server.Post(".*", handler);
   server.Get(".*", handler);
+  server.Put(".*", handler);
+  server.Delete(".*", handler);
   server.set_exception_handler(
       [](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
         response.status = 500;
