@@ -62,5 +62,34 @@ TEST(UtilText, ReadFileRefusesADirectoryAndNamesMissingFiles) {
   std::filesystem::remove_all(dir);
 }
 
+// Against a plain scan, for each of the two characters at every position of texts longer and
+// shorter than the sixteen bytes looked at together, and from every start.
+TEST(UtilText, FindEitherFindsTheFirstOfTwoCharacters) {
+  const auto plain = [](std::string_view text, size_t from, char a, char b) {
+    for (size_t i = from; i < text.size(); ++i) {
+      if (text[i] == a || text[i] == b) return i;
+    }
+    return text.size();
+  };
+  for (size_t size : {0, 1, 15, 16, 17, 40}) {
+    std::string text(size, 'x');
+    for (size_t from = 0; from <= size + 1; ++from) {
+      EXPECT_EQ(find_either(text, from, '{', '}'), size);
+    }
+    for (size_t at = 0; at < size; ++at) {
+      for (char c : {'{', '}'}) {
+        std::string marked = text;
+        marked[at] = c;
+        if (at + 7 < size) marked[at + 7] = c == '{' ? '}' : '{';
+        for (size_t from = 0; from <= size; ++from) {
+          ASSERT_EQ(find_either(marked, from, '{', '}'), plain(marked, from, '{', '}'))
+              << marked << " from " << from;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(find_either("ab\xFF{", 0, '{', '}'), 3u);  // high bytes are not matches
+}
+
 }  // namespace
 }  // namespace tg::util

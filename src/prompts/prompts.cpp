@@ -7,6 +7,7 @@
 
 #include "prompts/templates.h"
 #include "textgrad/errors.h"
+#include "util/text.h"
 
 namespace tg {
 namespace {
@@ -33,10 +34,7 @@ void scan_template(std::string_view text, OnText on_text, OnPlaceholder on_place
         continue;
       }
     }
-    // A plain loop: find_first_of("{}") tests each character against the set through
-    // memchr, and templates are scanned for every request.
-    size_t next = i + 1;
-    while (next < text.size() && text[next] != '{' && text[next] != '}') ++next;
+    const size_t next = util::find_either(text, i + 1, '{', '}');
     on_text(text.substr(i, next - i));
     i = next;
   }

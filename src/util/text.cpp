@@ -8,6 +8,10 @@
 #include <sstream>
 #include <system_error>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <fmt/format.h>
 
 #include "textgrad/errors.h"
@@ -135,6 +139,23 @@ std::string read_file(const std::string& path) {
   buffer << in.rdbuf();
   if (in.bad()) throw InvalidArgument(fmt::format("error while reading '{}'", path));
   return buffer.str();
+}
+
+std::size_t find_either(std::string_view text, std::size_t from, char a, char b) {
+  std::size_t at = std::min(from, text.size());
+#if defined(__SSE2__)
+  const __m128i first = _mm_set1_epi8(a);
+  const __m128i second = _mm_set1_epi8(b);
+  while (text.size() - at >= 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + at));
+    const int mask = _mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(bytes, first), _mm_cmpeq_epi8(bytes, second)));
+    if (mask != 0) return at + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    at += 16;
+  }
+#endif
+  while (at < text.size() && text[at] != a && text[at] != b) ++at;
+  return at;
 }
 
 }  // namespace tg::util

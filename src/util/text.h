@@ -41,6 +41,10 @@ std::optional<std::string> extract_tagged(std::string_view text, std::string_vie
 // Escapes braces so the text can be embedded in a template as literal text.
 std::string escape_braces(std::string_view text);
 
+// The position of the first `a` or `b` in `text` from `from` on, or text.size(). Sixteen bytes
+// at a time where SSE2 is there: templates are scanned for every request.
+std::size_t find_either(std::string_view text, std::size_t from, char a, char b);
+
 // Reads a whole file. Throws InvalidArgument naming the path and saying what is wrong when it
 // cannot: missing, unreadable, or a directory (which a stream would read as empty text).
 std::string read_file(const std::string& path);
