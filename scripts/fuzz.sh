@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
 ((${#targets[@]})) || targets=(openai_decode anthropic_decode gemini_decode jsonl_reader csv_reader
-                                extract_tagged json_dump openai_answer)
+                                extract_tagged json_dump openai_answer json_parse)
 
 bash scripts/setup.sh
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja \

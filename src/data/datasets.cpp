@@ -11,6 +11,7 @@
 #include "data/text.h"
 #include "textgrad/data.h"
 #include "textgrad/errors.h"
+#include "util/json_parse.h"
 
 namespace tg {
 
@@ -50,7 +51,7 @@ std::vector<Example> read_bbh(const std::string& dir, const std::string& task) {
   const std::string path = join_path(dir, relative);
   json document;
   try {
-    document = json::parse(data::read_text_file(path, kBuiltinHint));
+    document = util::parse_json(data::read_text_file(path, kBuiltinHint));
   } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw ParseError(
         fmt::format("{}: not valid JSON ({}). Restore the file from the project's "

@@ -12,6 +12,7 @@
 
 #include "data/io.h"
 #include "textgrad/errors.h"
+#include "util/json_parse.h"
 
 namespace tg {
 
@@ -88,7 +89,7 @@ Record jsonl_record(const std::string& line_text, const std::string& where,
                     const FieldNames& fields) {
   json object;
   try {
-    object = json::parse(line_text);
+    object = util::parse_json(line_text);
   } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw ParseError(fmt::format(
         "{}: not valid JSON ({}). Each line of a JSONL file must hold one complete JSON object.",

@@ -7,6 +7,7 @@
 
 #include "textgrad/errors.h"
 #include "util/json_dump.h"
+#include "util/json_parse.h"
 
 namespace tg {
 namespace {
@@ -94,7 +95,7 @@ StepReport GatedOptimizer::step() {
 std::string GatedOptimizer::state() const {
   json j = {{"optimizer", "gated"},
             {"gate", to_string(options_.gate.kind)},
-            {"inner", json::parse(inner_->state())},
+            {"inner", util::parse_json(inner_->state())},
             {"scored", scored_},
             {"scores", baseline_}};
   if (options_.keep_best) j["best"] = {{"values", best_values_}, {"mean", best_mean_}};
@@ -103,7 +104,7 @@ std::string GatedOptimizer::state() const {
 
 void GatedOptimizer::load_state(const std::string& state) {
   try {
-    const json j = json::parse(state);
+    const json j = util::parse_json(state);
     if (j.at("optimizer") != "gated") {
       throw InvalidArgument("the state is not a gated optimizer's; pass the text state() returned");
     }

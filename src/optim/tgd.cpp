@@ -7,6 +7,7 @@
 #include "textgrad/errors.h"
 #include "textgrad/optimizer.h"
 #include "util/json_dump.h"
+#include "util/json_parse.h"
 #include "util/task_group.h"
 #include "util/text.h"
 
@@ -438,7 +439,7 @@ std::string TextualGradientDescent::state() const {
 void TextualGradientDescent::load_state(const std::string& state) {
   std::vector<History> loaded;
   try {
-    const json j = json::parse(state);
+    const json j = util::parse_json(state);
     if (j.at("optimizer").get<std::string>() != name()) {
       throw InvalidArgument(fmt::format("the state is of optimizer '{}', not '{}'",
                                         j.at("optimizer").get<std::string>(), name()));

@@ -9,6 +9,7 @@
 
 #include "textgrad/errors.h"
 #include "textgrad/search.h"
+#include "util/json_parse.h"
 
 namespace tg::cli {
 namespace {
@@ -169,7 +170,7 @@ json step_record(const StepReport& report, const Optimizer& optimizer) {
   }
   json j = {{"name", report.optimizer},
             {"outcomes", outcomes},
-            {"state", json::parse(optimizer.state())}};
+            {"state", util::parse_json(optimizer.state())}};
   if (report.gate) j["gate"] = gate_json(*report.gate);
   return j;
 }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "engine/providers/codec.h"
@@ -23,6 +24,7 @@
 #include "engine/providers/http_semantics.h"
 #include "http/http.h"
 #include "textgrad/errors.h"
+#include "util/json_parse.h"
 #include "util/json_writer.h"
 #include "util/redact.h"
 #include "util/text.h"
@@ -109,7 +111,11 @@ Json parse_object_body(const http::HttpResponse& response, const ProviderInfo& p
   if (is_blank(response.body)) throw_malformed("the body is empty", response, provider, config);
   Json body;
   try {
-    body = Json::parse(response.body);
+    if constexpr (std::is_same_v<Json, nlohmann::json>) {
+      body = util::parse_json(response.body);  // Note [Parsing JSON with simdjson]
+    } else {
+      body = Json::parse(response.body);
+    }
   } catch (const std::exception& e) {
     throw_malformed("the body is not valid JSON (" + json_error_summary(e.what()) + ")", response,
                     provider, config);

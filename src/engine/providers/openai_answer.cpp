@@ -1,6 +1,5 @@
 #include "engine/providers/openai_answer.h"
 
-#include <simdjson.h>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "engine/providers/codec_common.h"
+#include "util/simdjson_parser.h"
 
 namespace tg::providers {
 
@@ -413,29 +413,16 @@ OpenAiAnswer finished(OpenAiAnswer& answer, AnswerReader& reader) {
   return std::move(answer);
 }
 
-std::optional<OpenAiAnswer> read_with(simdjson::dom::parser& parser, std::string_view body) {
-  simdjson::dom::element root;
-  // `true`: the body is copied into the parser's padded buffer (simdjson reads past the end).
-  if (parser.parse(body.data(), body.size(), true).get(root) != simdjson::SUCCESS) {
-    return std::nullopt;
-  }
-  OpenAiAnswer answer;
-  AnswerReader reader(answer);
-  replay(root, reader);
-  return finished(answer, reader);
-}
-
 }  // namespace
 
 std::optional<OpenAiAnswer> read_openai_answer_quickly(std::string_view body) {
-  // One parser a thread keeps its buffers from answer to answer, up to a size worth keeping.
-  constexpr std::size_t kKeptBytes = std::size_t{1} << 20;
-  if (body.size() > kKeptBytes) {
-    simdjson::dom::parser parser;
-    return read_with(parser, body);
-  }
-  thread_local simdjson::dom::parser parser;
-  return read_with(parser, body);
+  util::SimdjsonParser parser;
+  const std::optional<simdjson::dom::element> root = parser.parse(body);
+  if (!root) return std::nullopt;
+  OpenAiAnswer answer;
+  AnswerReader reader(answer);
+  replay(*root, reader);
+  return finished(answer, reader);
 }
 
 OpenAiAnswer read_openai_answer(std::string_view body) {
