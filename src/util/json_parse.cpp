@@ -93,4 +93,9 @@ Json parse_json(std::string_view text) {
   return Json::parse(text);
 }
 
+template <>
+Json parse_json_as<Json>(std::string_view text) {
+  return parse_json(text);
+}
+
 }  // namespace tg::util

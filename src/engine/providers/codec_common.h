@@ -112,7 +112,7 @@ Json parse_object_body(const http::HttpResponse& response, const ProviderInfo& p
   Json body;
   try {
     if constexpr (std::is_same_v<Json, nlohmann::json>) {
-      body = util::parse_json(response.body);  // Note [Parsing JSON with simdjson]
+      body = util::parse_json_as<Json>(response.body);  // Note [Parsing JSON with simdjson]
     } else {
       body = Json::parse(response.body);
     }

@@ -23,20 +23,15 @@ namespace tg::providers {
 // readings (tests/support/openai_answer_reference.h is the document's).
 
 // Note [Lexing answers with simdjson]
-// nlohmann's lexer reads a character at a time and copies each one twice (into the token and
-// into the text it keeps for error messages): about 90 instructions a byte, 31 k of the 36 k
-// that reading a short answer still cost after the note above. simdjson (a Debian package, as
-// maintained as nlohmann) checks and indexes the whole body in a few instructions a byte. So
-// read_openai_answer() lets simdjson parse the body first and replays the parsed values to the
-// same AnswerReader, in document order, as nlohmann's SAX parser would announce them; whatever
-// the reader skips is not replayed. Only when simdjson refuses the body (a syntax error, or
-// what it does not represent: integers beyond 64 bits, numbers out of double's range, nesting
-// deeper than 1024) does nlohmann parse it as before, so errors keep nlohmann's wording and
-// every body reads as the document read it. Number types follow the document's rules: a count
-// read as an integer or as a float gives the same value whichever parser saw it.
-// The nlohmann reading stays what is authoritative: the tests and the fuzz target compare both
-// readings with the document's, and OpenAiAnswerTest.SimdjsonReadsEveryValidAnswer checks that
-// valid answers do take the fast path.
+// What the reader above still cost was nlohmann's lexer (Note [Parsing JSON with simdjson] in
+// src/util/json_parse.cpp): 31 k of the 36 k instructions of a short answer. So simdjson parses
+// the body first, and its values are replayed to the same AnswerReader in document order, as
+// nlohmann's SAX parser would announce them; what the reader skips is not replayed. A body that
+// simdjson refuses goes to nlohmann's SAX parser as before, so errors keep nlohmann's wording.
+// The reader treats integers of either sign and floats alike wherever it reads a count, so the
+// number kinds simdjson reports (it reads "0" as signed) make no difference.
+// OpenAiAnswerTest.SimdjsonReadsEveryValidAnswer checks that valid answers take this path and
+// that it refuses what nlohmann refuses; the tests and the fuzz target above compare readings.
 
 namespace {
 
