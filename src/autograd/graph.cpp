@@ -72,7 +72,7 @@ void append_line(std::string& out, std::string_view prefix, std::string_view tex
                  int max_chars = 0) {
   append_escaped(out, prefix);
   size_t end = text.size();
-  if (max_chars > 0) {
+  if (max_chars > 0 && text.size() > static_cast<size_t>(max_chars)) {  // else it all fits
     int chars = 0;
     for (size_t i = 0; i < text.size(); ++i) {
       if (is_utf8_continuation(text[i])) continue;

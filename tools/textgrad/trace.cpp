@@ -112,13 +112,17 @@ bool has_texts(sqlite3* db) {
 
 struct Trace::Statements {
   explicit Statements(sqlite3* db)
-      : find_text(db, "SELECT id, text FROM texts WHERE hash = ?"),
+      : begin(db, "BEGIN"),
+        commit(db, "COMMIT"),
+        find_text(db, "SELECT id, text FROM texts WHERE hash = ?"),
         insert_text(db, "INSERT INTO texts (hash, text) VALUES (?, ?)"),
         insert_call(db,
                     "INSERT INTO calls (time, step, phase, item, parameter, engine, model, "
                     "system_id, request_id, answer_id, request_chars, answer_chars, "
                     "input_tokens, output_tokens, cache_hit, ok, error, latency_ms) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") {}
+  Statement begin;  // prepared, as the inserts: sqlite3_exec() compiles its SQL every time
+  Statement commit;
   Statement find_text;
   Statement insert_text;
   Statement insert_call;
@@ -264,7 +268,7 @@ void Trace::write(std::vector<Row>& rows) {
     if (!error_.empty()) return;
   }
   try {
-    sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
+    if (sqlite3_step(statements_->begin.get()) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
     for (const Row& row : rows) {
       const std::int64_t system_id = text_id(row.system_prompt);
       const std::int64_t request_id = text_id(row.request);
@@ -290,7 +294,7 @@ void Trace::write(std::vector<Row>& rows) {
       sqlite3_bind_double(s, 18, row.latency_ms);
       if (sqlite3_step(s) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
     }
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if (sqlite3_step(statements_->commit.get()) != SQLITE_DONE) {
       throw Error(sqlite3_errmsg(db_));
     }
   } catch (const std::exception& e) {
