@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,6 +182,35 @@ TEST(HttpTransportTest, AReusedHandleKeepsNothingOfItsLastTransfer) {
   EXPECT_EQ(timed_out.error->kind, EngineErrorKind::kTimeout);
   const TransportResult patient = send_and_wait(transport, with("POST", "/slow", "{}"));
   EXPECT_TRUE(patient.ok()) << patient.error->message;
+}
+
+// Note [Parsed URLs]: more distinct URLs than the transport keeps parsed, in flight together
+// and one at a time, each reaching its own path and query.
+TEST(HttpTransportTest, ManyDistinctUrls) {
+  FakeLlmServer server;
+  Transport transport;
+  std::vector<std::string> expected;
+  std::vector<std::future<TransportResult>> results;
+  std::vector<std::promise<TransportResult>> promises(50);
+  for (int i = 0; i < 50; ++i) {
+    const std::string path = "/v1/u" + std::to_string(i % 40);
+    expected.push_back(path + "?n=" + std::to_string(i));
+    results.push_back(promises[i].get_future());
+    transport.send(
+        post(server.base_url() + expected.back()),
+        [&promises, i](TransportResult result) { promises[i].set_value(std::move(result)); });
+  }
+  for (auto& result : results) ASSERT_TRUE(result.get().ok());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(send_and_wait(transport, post(server.base_url() + expected[i])).ok());
+  }
+  std::multiset<std::string> want(expected.begin(), expected.end());
+  want.insert(expected.begin(), expected.end());
+  std::multiset<std::string> seen;
+  for (const RecordedRequest& request : server.requests()) {
+    seen.insert(request.path + "?" + request.query);
+  }
+  EXPECT_EQ(seen, want);
 }
 
 TEST(HttpTransportTest, ConnectionRefusedIsARetryableConnectionError) {

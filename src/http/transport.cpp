@@ -177,9 +177,11 @@ void configure_handle(CURL* easy, const TransportOptions& options) {
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
 }
 
-void configure_transfer(CURL* easy, Transfer& transfer) {
+// `url`: the request's URL parsed once (Note [Parsed URLs]), or null to have curl parse it.
+void configure_transfer(CURL* easy, Transfer& transfer, CURLU* url) {
   const HttpRequest& request = *transfer.request;
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_CURLU, url);  // when set, it overrides CURLOPT_URL
+  if (url == nullptr) curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_buffer);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
@@ -322,6 +324,7 @@ struct Transport::Impl {
   void finish(TransferPtr transfer, TransportResult result);
   CURL* acquire_easy();
   void release_easy(CURL* easy);
+  CURLU* parsed_url(const std::string& url);
 
   // I/O thread only.
   std::multimap<Clock::time_point, TransferPtr> delayed_;
@@ -332,6 +335,11 @@ struct Transport::Impl {
   std::vector<CURL*> idle_easy_;
   // When libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); unset: never.
   std::optional<Clock::time_point> curl_timer_;
+  // Note [Parsed URLs]. Never erased: a transfer in flight may use any of them.
+  struct UrlCleanup {
+    void operator()(CURLU* url) const { curl_url_cleanup(url); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<CURLU, UrlCleanup>> parsed_urls_;
 };
 
 // libcurl tells which events it wants on a socket; the epoll set mirrors that.
@@ -464,10 +472,36 @@ void Transport::Impl::release_easy(CURL* easy) {
   }
 }
 
+// Note [Parsed URLs]
+// curl parses a transfer's URL (CURLOPT_URL) into a URL handle for every transfer, 6 k
+// instructions, although a run sends its thousands of requests to a handful of URLs. A URL
+// handle given with CURLOPT_CURLU, which curl only reads, is parsed once here and serves every
+// transfer to that URL, concurrent ones included (they all run on this thread). The parse uses
+// the flags curl itself parses CURLOPT_URL with; a URL it refuses is left to curl, which then
+// fails the transfer as before. Up to kParsedUrls distinct URLs are kept for the transport's
+// life; further ones are parsed by curl each time (HttpTransportTest.ManyDistinctUrls).
+constexpr std::size_t kParsedUrls = 32;
+
+CURLU* Transport::Impl::parsed_url(const std::string& url) {
+  if (const auto found = parsed_urls_.find(url); found != parsed_urls_.end()) {
+    return found->second.get();
+  }
+  if (parsed_urls_.size() >= kParsedUrls) return nullptr;
+  std::unique_ptr<CURLU, UrlCleanup> parsed(curl_url());
+  if (parsed == nullptr ||
+      curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(),
+                   CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    return nullptr;
+  }
+  return parsed_urls_.emplace(url, std::move(parsed)).first->second.get();
+}
+
 void Transport::Impl::start(TransferPtr transfer) {
   transfer->started = Clock::now();
   transfer->easy = acquire_easy();
-  if (transfer->easy != nullptr) configure_transfer(transfer->easy, *transfer);
+  if (transfer->easy != nullptr) {
+    configure_transfer(transfer->easy, *transfer, parsed_url(transfer->request->url));
+  }
   if (transfer->easy == nullptr || curl_multi_add_handle(multi, transfer->easy) != CURLM_OK) {
     release_easy(std::exchange(transfer->easy, nullptr));
     const std::string origin = origin_of(transfer->request->url);
