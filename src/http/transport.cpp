@@ -473,13 +473,14 @@ void Transport::Impl::release_easy(CURL* easy) {
 }
 
 // Note [Parsed URLs]
-// curl parses a transfer's URL (CURLOPT_URL) into a URL handle for every transfer, 6 k
-// instructions, although a run sends its thousands of requests to a handful of URLs. A URL
-// handle given with CURLOPT_CURLU, which curl only reads, is parsed once here and serves every
-// transfer to that URL, concurrent ones included (they all run on this thread). The parse uses
-// the flags curl itself parses CURLOPT_URL with; a URL it refuses is left to curl, which then
-// fails the transfer as before. Up to kParsedUrls distinct URLs are kept for the transport's
-// life; further ones are parsed by curl each time (HttpTransportTest.ManyDistinctUrls).
+// curl parses a transfer's URL (CURLOPT_URL) into a URL handle for every transfer (with what
+// follows from it, 12 k instructions of a training call), although a run sends its thousands of
+// requests to a handful of URLs. A URL handle given with CURLOPT_CURLU, which curl only reads, is
+// parsed once here and serves every transfer to that URL, concurrent ones included (they all run on
+// this thread). The parse uses the flags curl itself parses CURLOPT_URL with; a URL it refuses is
+// left to curl, which then fails the transfer as before. Up to kParsedUrls distinct URLs are kept
+// for the transport's life; further ones are parsed by curl each time
+// (HttpTransportTest.ManyDistinctUrls).
 constexpr std::size_t kParsedUrls = 32;
 
 CURLU* Transport::Impl::parsed_url(const std::string& url) {
