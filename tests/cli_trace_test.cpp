@@ -1,16 +1,22 @@
-// The trace stores each distinct text once, whether the run is new or continues a trace that
-// an earlier process wrote (a resumed run), and every row reads back the texts it was given.
+// The run's recorders. The trace stores each distinct text once, whether the run is new or
+// continues a trace that an earlier process wrote (a resumed run), and every row reads back the
+// texts it was given; the event log's call lines quote what they carry; both are stamped with
+// the current second.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "events.h"
 #include "run_dir.h"
 #include "support/process.h"
 #include "trace.h"
@@ -90,6 +96,41 @@ TEST(TraceTest, StoresEachTextOnceAcrossRuns) {
               (std::vector<std::string>{all[i].system, all[i].user, all[i].answer, "evaluation"}))
         << i;
   }
+}
+
+// A call line quotes the engine, the model and the error as JSON strings: escaped, and with
+// bytes that are not UTF-8 replaced (U+FFFD) as everywhere in the log.
+TEST(EventLogTest, CallLinesQuoteWhatTheyCarry) {
+  testing::TempDir dir;
+  {
+    const RunDir run = RunDir::create(dir.file("run"));
+    EventLog log(run, PriceTable(), [](const std::string&) {});
+    const CallTags tags{"item-1", ""};
+    const EngineInfo info{"openai/m\"1", "openai", "m\"1"};
+    const Request request = Request::Text("2 + 2?", "", Phase::kEvaluation);
+    Outcome failed;
+    failed.error = std::make_exception_ptr(std::runtime_error("bad \xFF byte \"quoted\"\n"));
+    log.call(TracedCall{2, tags, info, request, failed, 3.0});
+    Outcome answered;
+    answered.response.text = "4";
+    answered.response.model = "m\\2";
+    log.call(TracedCall{2, tags, info, request, answered, 4.0});
+    log.flush();
+  }
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(testing::read_text(dir.file("run/events.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json event = nlohmann::json::parse(line);
+    if (event["type"] == "call") lines.push_back(event);
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["engine"], "openai/m\"1");
+  EXPECT_FALSE(lines[0]["ok"].get<bool>());
+  EXPECT_NE(lines[0]["error"].get<std::string>().find("bad \xEF\xBF\xBD byte \"quoted\""),
+            std::string::npos)
+      << lines[0]["error"];
+  EXPECT_EQ(lines[1]["model"], "m\\2");
+  EXPECT_TRUE(lines[1]["ok"].get<bool>());
 }
 
 // Rows and events carry the time; it is formatted once a second, so a second thread and the

@@ -21,7 +21,11 @@ std::string dump(const json& event) {
 }
 
 // A JSON string, escaped as the rest of the log is (invalid UTF-8 replaced).
-std::string quoted(const std::string& text) { return dump(json(text)); }
+std::string quoted(const std::string& text) {
+  std::string out;
+  if (util::append_json_string(out, text)) return out;
+  return dump(json(text));
+}
 
 // The most frequent line: written with fmt rather than built as a json object and dumped
 // (16 % of the CLI's instructions per call went there). Keys in the order json sorts them.
