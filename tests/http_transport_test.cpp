@@ -171,7 +171,8 @@ TEST(HttpTransportTest, AReusedHandleKeepsNothingOfItsLastTransfer) {
       EXPECT_NE(seen[i].header("content-type"), "application/json") << i;
     }
   }
-  EXPECT_EQ(seen[0].header("user-agent"), seen.back().header("user-agent"));
+  EXPECT_EQ(seen[0].header("user-agent"), TransportOptions().user_agent);
+  EXPECT_EQ(seen.back().header("user-agent"), TransportOptions().user_agent);
   EXPECT_EQ(seen.back().header("accept-encoding"), "gzip");
 
   // A short timeout ends one transfer, and the next one has its own.
@@ -211,6 +212,27 @@ TEST(HttpTransportTest, ManyDistinctUrls) {
     seen.insert(request.path + "?" + request.query);
   }
   EXPECT_EQ(seen, want);
+}
+
+// The transport's User-Agent, unless a request names its own; none when the option is empty.
+TEST(HttpTransportTest, SendsItsUserAgentUnlessTheRequestHasOne) {
+  FakeLlmServer server;
+  TransportOptions options;
+  options.user_agent = "tg-test/9";
+  Transport transport(options);
+  HttpRequest own = post(server.base_url() + "/own");
+  own.headers.emplace_back("user-agent", "caller/1");
+  ASSERT_TRUE(send_and_wait(transport, post(server.base_url() + "/default")).ok());
+  ASSERT_TRUE(send_and_wait(transport, own).ok());
+  TransportOptions anonymous;
+  anonymous.user_agent.clear();
+  Transport quiet(anonymous);
+  ASSERT_TRUE(send_and_wait(quiet, post(server.base_url() + "/none")).ok());
+  const std::vector<RecordedRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].header("user-agent"), "tg-test/9");
+  EXPECT_EQ(seen[1].header("user-agent"), "caller/1");
+  EXPECT_EQ(seen[2].header("user-agent"), "");
 }
 
 TEST(HttpTransportTest, ConnectionRefusedIsARetryableConnectionError) {
