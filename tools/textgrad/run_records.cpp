@@ -75,8 +75,8 @@ json to_json(const StepRecord& r) {
             {"val_accuracy", optional_number(r.val_accuracy)},
             {"test_accuracy", optional_number(r.test_accuracy)},
             {"test_scores", r.test_scores},
-            {"items", items},
-            {"parameters", parameters}};
+            {"items", std::move(items)},  // moved, not copied, into the document
+            {"parameters", std::move(parameters)}};
   if (r.optimizer) j["optimizer"] = *r.optimizer;
   return j;
 }
