@@ -364,6 +364,17 @@ TEST(OpenAiAnswerTest, SimdjsonReadsEveryValidAnswer) {
   EXPECT_GT(read, 30);
 }
 
+// An answer over a megabyte takes the fast path with a parser of its own.
+TEST(OpenAiAnswerTest, ReadsAnAnswerOverAMegabyte) {
+  const std::string text(1200000, 'y');
+  const std::string body = completion(R"({"content":")" + text + R"("})", "length");
+  const std::optional<OpenAiAnswer> quick = read_openai_answer_quickly(body);
+  ASSERT_TRUE(quick.has_value());
+  EXPECT_EQ(quick->text, text);
+  EXPECT_EQ(*quick, testing::read_as_a_document(body));
+  EXPECT_EQ(read_openai_answer(R"({"choices":[{"message":{"content":"small"}}]})").text, "small");
+}
+
 TEST(OpenAiAnswerTest, KeepsWhatDecodeReads) {
   const OpenAiAnswer answer = read_openai_answer(
       R"({"id":"x","model":"gpt","choices":[{"index":0,"finish_reason":"stop","message":)"

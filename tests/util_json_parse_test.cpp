@@ -95,6 +95,18 @@ TEST(JsonParse, PrefixesAndMutationsParseAlike) {
   }
 }
 
+// Texts over a megabyte get a parser of their own (util::SimdjsonParser); later small ones go
+// back to the thread's.
+TEST(JsonParse, TextsOverAMegabyteParseAlike) {
+  const std::string big =
+      R"({"text":")" + std::string(1500000, 'x') + R"(","n":[1,-2,3.5],"t":true})";
+  ASSERT_TRUE(parse_json_quickly(big).has_value());
+  EXPECT_EQ(testing::parse_difference(big), "");
+  EXPECT_EQ(parse_json(big)["text"].get_ref<const std::string&>().size(), 1500000u);
+  EXPECT_EQ(testing::parse_difference(R"({"small":[1,2]})"), "");
+  EXPECT_EQ(testing::parse_difference(big.substr(0, big.size() - 1)), "");  // cut: an error
+}
+
 Json random_document(std::mt19937& random, int depth) {
   const int kind = static_cast<int>(random() % (depth > 3 ? 6 : 8));
   switch (kind) {
