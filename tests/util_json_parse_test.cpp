@@ -107,6 +107,20 @@ TEST(JsonParse, TextsOverAMegabyteParseAlike) {
   EXPECT_EQ(testing::parse_difference(big.substr(0, big.size() - 1)), "");  // cut: an error
 }
 
+// The variant that returns a discarded value instead of throwing, as json::parse(text,
+// nullptr, false) does.
+TEST(JsonParse, OrDiscardedReturnsWhatNlohmannReturns) {
+  for (const std::string& text : edge_texts()) {
+    const Json expected = Json::parse(text, nullptr, false);
+    const Json document = parse_json_or_discarded(text);
+    EXPECT_EQ(document.is_discarded(), expected.is_discarded()) << text;
+    if (!expected.is_discarded()) {
+      EXPECT_TRUE(testing::same_kinds(document, expected)) << text;
+      EXPECT_EQ(document.dump(), expected.dump()) << text;
+    }
+  }
+}
+
 Json random_document(std::mt19937& random, int depth) {
   const int kind = static_cast<int>(random() % (depth > 3 ? 6 : 8));
   switch (kind) {

@@ -93,6 +93,11 @@ Json parse_json(std::string_view text) {
   return Json::parse(text);
 }
 
+Json parse_json_or_discarded(std::string_view text) {
+  if (std::optional<Json> document = parse_json_quickly(text)) return std::move(*document);
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
 template <>
 Json parse_json_as<Json>(std::string_view text) {
   return parse_json(text);

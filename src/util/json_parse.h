@@ -10,6 +10,10 @@ namespace tg::util {
 // Exactly what nlohmann::json::parse(text) returns, or throws what it throws. Thread-safe.
 nlohmann::json parse_json(std::string_view text);
 
+// Exactly what nlohmann::json::parse(text, nullptr, false) returns: the document, or a
+// discarded value when `text` is not JSON. Thread-safe.
+nlohmann::json parse_json_or_discarded(std::string_view text);
+
 // parse_json() where the document type is a template parameter (headers that only see
 // <nlohmann/json_fwd.hpp> cannot name the result otherwise). Defined for nlohmann::json.
 template <class Json>

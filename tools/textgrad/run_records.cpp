@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/json_dump.h"
+#include "util/json_parse.h"
 
 namespace tg::cli {
 
@@ -131,7 +132,7 @@ std::vector<ItemRecord> parse_predictions(const std::string& jsonl) {
   std::istringstream lines(jsonl);
   std::string line;
   while (std::getline(lines, line)) {
-    json j = json::parse(line, nullptr, false);
+    json j = util::parse_json_or_discarded(line);
     if (j.is_object()) items.push_back(item_from_json(j));
   }
   return items;

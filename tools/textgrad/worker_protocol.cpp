@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "textgrad/errors.h"
+#include "util/json_parse.h"
 
 namespace tg::cli {
 namespace {
@@ -111,7 +112,7 @@ std::string encode_job(const EvalJob& job) {
 }
 
 EvalJob decode_job(const std::string& payload) {
-  const json doc = json::parse(payload, nullptr, false);
+  const json doc = util::parse_json_or_discarded(payload);
   if (!doc.is_object() || !doc.contains("prompt") || !doc["prompt"].is_string() ||
       !doc.contains("items") || !doc["items"].is_array()) {
     throw Error("the work queue holds a job that is not an evaluation job");
@@ -155,7 +156,7 @@ std::string encode_answers(const std::vector<Outcome>& answers) {
 }
 
 std::vector<Outcome> decode_answers(const std::string& result, size_t items) {
-  const json doc = json::parse(result, nullptr, false);
+  const json doc = util::parse_json_or_discarded(result);
   if (!doc.is_array() || doc.size() != items) {
     throw Error(fmt::format("an evaluation worker sent a result that is not {} answers", items));
   }
