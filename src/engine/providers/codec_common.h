@@ -16,7 +16,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include "engine/providers/codec.h"
@@ -111,11 +110,7 @@ Json parse_object_body(const http::HttpResponse& response, const ProviderInfo& p
   if (is_blank(response.body)) throw_malformed("the body is empty", response, provider, config);
   Json body;
   try {
-    if constexpr (std::is_same_v<Json, nlohmann::json>) {
-      body = util::parse_json_as<Json>(response.body);  // Note [Parsing JSON with simdjson]
-    } else {
-      body = Json::parse(response.body);
-    }
+    body = util::parse_json_as<Json>(response.body);  // Note [Parsing JSON with simdjson]
   } catch (const std::exception& e) {
     throw_malformed("the body is not valid JSON (" + json_error_summary(e.what()) + ")", response,
                     provider, config);
