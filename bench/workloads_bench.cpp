@@ -38,6 +38,7 @@
 #include "textgrad/limits.h"
 #include "textgrad/textgrad.h"
 #include "textgrad/usage.h"
+#include "transport_driver.h"
 
 namespace {
 
@@ -161,9 +162,11 @@ struct Bench {
   std::shared_ptr<tg::http::Transport> transport;  // one connection pool for every engine
   Settings settings;
 
+  std::string base_url() const { return fmt::format("http://127.0.0.1:{}", server.port()); }
+
   tg::EnginePtr http_engine() const {
     tg::EngineOptions options;
-    options.base_url = fmt::format("http://127.0.0.1:{}/v1", server.port());
+    options.base_url = base_url() + "/v1";
     options.api_key = "bench";
     options.max_retries = 0;
     options.timeout_s = 120;
@@ -290,6 +293,15 @@ void wait_all(const std::vector<tg::Variable>& outputs) {
 
 void bench_evaluation(Bench& bench, std::vector<Target>& targets) {
   const Settings& s = bench.settings;
+  // The same number of requests through a new transport alone, first: what libcurl and this
+  // server allow on this machine, so that the stack's own share of the wall is visible. Its
+  // connections close with it: each holds one of the server's threads.
+  const Measurement bare = measure(bench.server, [&] {
+    const std::shared_ptr<tg::http::Transport> transport =
+        tg::make_transport(std::max(512, 2 * s.in_flight));
+    tg::bench::Driver driver(*transport, tg::bench::chat_request(bench.base_url()), s.eval_items);
+    driver.run(s.in_flight);
+  });
   const tg::EnginePtr engine = bench.engine(s.in_flight);
   const Measurement m =
       measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, 0)); });
@@ -301,6 +313,10 @@ void bench_evaluation(Bench& bench, std::vector<Target>& targets) {
       "    calls %lld   wall %.3f s   ideal (items/in-flight x delay) %.3f s   "
       "ratio %.3f   peak in flight %d\n",
       static_cast<long long>(m.calls), m.wall_s, ideal, ratio, m.peak);
+  std::printf(
+      "    the transport alone (no engine, codec, limit or ledger): wall %.3f s   ratio %.3f   "
+      "stack / transport %.3f\n",
+      bare.wall_s, ideal > 0 ? bare.wall_s / ideal : 0, m.wall_s / bare.wall_s);
   targets.push_back({"(d) evaluation: wall <= 1.10 x (items / in-flight) x delay",
                      ideal > 0 && ratio <= 1.10,
                      fmt::format("{:.3f} s / {:.3f} s = {:.3f}", m.wall_s, ideal, ratio)});

@@ -12,6 +12,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "util/json_parse.h"
+#include "util/json_writer.h"
+
 namespace tg::fake {
 namespace {
 
@@ -112,7 +115,9 @@ std::string RecordedRequest::header(std::string_view name) const {
   return {};
 }
 
-nlohmann::json RecordedRequest::json() const { return nlohmann::json::parse(body); }
+// The project's parser builds exactly the document nlohmann::json::parse() builds, in a
+// fraction of the time: the benchmarks' server parses every request it answers.
+nlohmann::json RecordedRequest::json() const { return util::parse_json(body); }
 
 Dialect dialect_of(const RecordedRequest& request) {
   if (request.path.ends_with("/messages")) return Dialect::kAnthropic;
@@ -120,9 +125,28 @@ Dialect dialect_of(const RecordedRequest& request) {
   return Dialect::kOpenAI;
 }
 
+// Written front to back: the benchmarks' server answers thousands of calls a second on the
+// client's cores, and building the document cost more than everything else it does per call.
+// The bytes are openai_body()'s dump(): members in nlohmann's sorted order.
 FakeReply openai_reply(std::string_view text, Usage usage, std::string_view finish_reason,
                        std::string_view model) {
-  return json_reply(200, openai_body(text, usage, finish_reason, model));
+  util::JsonWriter body;
+  body.begin_object().key("choices").begin_array().begin_object();
+  body.key("finish_reason").string(finish_reason).key("index").number(std::int64_t{0});
+  body.key("logprobs").raw("null").key("message").begin_object();
+  body.key("content").string(text).key("refusal").raw("null").key("role").string("assistant");
+  body.end_object().end_object().end_array();
+  body.key("created").number(std::int64_t{1700000000}).key("id").string("chatcmpl-fake");
+  body.key("model").string(model).key("object").string("chat.completion");
+  body.key("usage").begin_object().key("completion_tokens").number(usage.output_tokens);
+  body.key("prompt_tokens").number(usage.input_tokens);
+  body.key("prompt_tokens_details").begin_object();
+  body.key("cached_tokens").number(usage.cached_input_tokens).end_object();
+  body.key("total_tokens").number(usage.input_tokens + usage.output_tokens);
+  body.end_object().end_object();
+  FakeReply reply;
+  reply.body = body.take();
+  return reply;
 }
 
 FakeReply anthropic_reply(std::string_view text, Usage usage, std::string_view stop_reason,
