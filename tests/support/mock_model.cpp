@@ -1,5 +1,7 @@
 #include "support/mock_model.h"
 
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "support/workloads.h"
@@ -22,7 +24,8 @@ std::string user_of(const json& body) {
 
 }  // namespace
 
-MockModel::MockModel(const std::string& data_dir, int delay_ms) : delay_ms_(delay_ms) {
+MockModel::MockModel(const std::string& data_dir, int delay_ms, std::string model)
+    : delay_ms_(delay_ms), model_(std::move(model)) {
   for (const char* task : {"object_counting", "word_sorting"}) {
     Splits splits = load_builtin_task(task, data_dir);
     for (const auto* split : {&splits.train, &splits.val, &splits.test}) {
@@ -50,7 +53,7 @@ fake::FakeReply MockModel::operator()(const fake::RecordedRequest& request) cons
   } else {
     text = forward_answer(system, user, h);
   }
-  fake::FakeReply reply = fake::openai_reply(text, {40, 10, 0}, "stop", "gpt-4o-mini");
+  fake::FakeReply reply = fake::openai_reply(text, {40, 10, 0}, "stop", model_);
   return reply.with_delay(std::chrono::milliseconds(delay_ms_));
 }
 

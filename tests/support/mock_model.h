@@ -13,13 +13,16 @@ namespace tg::testing {
 
 class MockModel {
  public:
-  explicit MockModel(const std::string& data_dir, int delay_ms = 0);
+  // `model` is the name the answers give as their model.
+  explicit MockModel(const std::string& data_dir, int delay_ms = 0,
+                     std::string model = "gpt-4o-mini");
   fake::FakeReply operator()(const fake::RecordedRequest& request) const;
 
  private:
   std::string forward_answer(const std::string& system, const std::string& user,
                              std::uint64_t hash) const;
   int delay_ms_;
+  std::string model_;
   std::map<std::string, std::string> targets_;  // question -> correct answer
 };
 

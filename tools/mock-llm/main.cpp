@@ -5,7 +5,6 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "support/fake_llm_server.h"
@@ -25,17 +24,8 @@ int main(int argc, char** argv) {
   const int delay_ms = argc > 3 ? std::stoi(argv[3]) : 0;
   const int threads = argc > 4 ? std::stoi(argv[4]) : 64;
   // Answers name the mock as their model, so no price table prices them as a real model.
-  tg::fake::FakeLlmServer server(
-      [model = tg::testing::MockModel(argv[1], delay_ms)](const tg::fake::RecordedRequest& r) {
-        tg::fake::FakeReply reply = model(r);
-        nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
-        if (body.is_object()) {
-          body["model"] = "textgrad-mock-llm";
-          reply.body = body.dump();
-        }
-        return reply;
-      },
-      threads);
+  tg::fake::FakeLlmServer server(tg::testing::MockModel(argv[1], delay_ms, "textgrad-mock-llm"),
+                                 threads);
   server.set_keep_requests(false);  // it may serve for hours
   std::ofstream(argv[2]) << server.port() << "\n";
   while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
