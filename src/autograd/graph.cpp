@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <iterator>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -133,14 +132,27 @@ std::string to_dot(const Variable& root, const DotOptions& options) {
   for (size_t i = 0; i < nodes.size(); ++i) index[nodes[i].get()] = i;
 
   std::string out = "digraph textgrad {\n  node [shape=box];\n";
+  // Appended piece by piece: format_to() parsed its format string for every node and edge,
+  // and a step's graph is drawn every training step.
+  auto append_node = [&out](size_t i) {
+    const fmt::format_int number(i);
+    out.append("n").append(number.data(), number.size());
+  };
   for (size_t i = 0; i < nodes.size(); ++i) {
-    fmt::format_to(std::back_inserter(out), "  n{} [label=\"", i);
+    out += "  ";
+    append_node(i);
+    out += " [label=\"";
     append_label(out, *nodes[i], options);
     out += "\"];\n";
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
-    for (const NodePtr& pred : nodes[i]->predecessors)
-      fmt::format_to(std::back_inserter(out), "  n{} -> n{};\n", index.at(pred.get()), i);
+    for (const NodePtr& pred : nodes[i]->predecessors) {
+      out += "  ";
+      append_node(index.at(pred.get()));
+      out += " -> ";
+      append_node(i);
+      out += ";\n";
+    }
   }
   return out + "}\n";
 }
