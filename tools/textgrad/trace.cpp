@@ -176,13 +176,15 @@ Trace::~Trace() {
 
 std::int64_t Trace::text_id(const std::string& text) {
   if (text.empty()) return 0;
-  if (const auto known = known_texts_.find(text); known != known_texts_.end()) {
-    return known->second;
+  const std::size_t hash = std::hash<std::string>{}(text);
+  const auto [first, last] = known_texts_.equal_range(hash);
+  for (auto known = first; known != last; ++known) {
+    if (known->second.text == text) return known->second.id;
   }
-  const std::int64_t id = stored_text_id(text);
+  const std::int64_t id = stored_text_id(text, hash);
   constexpr size_t kKnownTextChars = size_t{8} << 20;
   if (known_chars_ + text.size() > kKnownTextChars) forget_known_texts();
-  known_texts_.emplace(text, id);
+  known_texts_.emplace(hash, KnownText{text, id});
   known_chars_ += text.size();
   return id;
 }
@@ -193,11 +195,10 @@ void Trace::forget_known_texts() {
   known_texts_are_all_ = false;
 }
 
-std::int64_t Trace::stored_text_id(const std::string& text) {
-  const auto hash = static_cast<std::int64_t>(std::hash<std::string>{}(text));
+std::int64_t Trace::stored_text_id(const std::string& text, std::size_t hash) {
   if (!known_texts_are_all_) {  // otherwise the text is new: it is not among the known ones
     sqlite3_stmt* find = statements_->find_text.get();
-    sqlite3_bind_int64(find, 1, hash);
+    sqlite3_bind_int64(find, 1, static_cast<std::int64_t>(hash));
     while (sqlite3_step(find) == SQLITE_ROW) {
       const auto* stored = reinterpret_cast<const char*>(sqlite3_column_text(find, 1));
       const int size = sqlite3_column_bytes(find, 1);
@@ -209,7 +210,7 @@ std::int64_t Trace::stored_text_id(const std::string& text) {
     }
   }
   sqlite3_stmt* insert = statements_->insert_text.get();
-  sqlite3_bind_int64(insert, 1, hash);
+  sqlite3_bind_int64(insert, 1, static_cast<std::int64_t>(hash));
   bind_text(insert, 2, text);
   if (sqlite3_step(insert) != SQLITE_DONE) throw Error(sqlite3_errmsg(db_));
   return sqlite3_last_insert_rowid(db_);

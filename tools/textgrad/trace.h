@@ -69,16 +69,22 @@ class Trace {
   struct Statements;
 
  private:
-  void write(std::vector<Row>& rows);                    // the writer thread
-  std::int64_t text_id(const std::string& text);         // the writer thread
-  std::int64_t stored_text_id(const std::string& text);  // the writer thread
-  void forget_known_texts();                             // the writer thread
+  void write(std::vector<Row>& rows);  // the writer thread
+  // The writer thread. `hash` is std::hash of the text, computed once per text: it finds the
+  // text both here and in the table's index.
+  std::int64_t text_id(const std::string& text);
+  std::int64_t stored_text_id(const std::string& text, std::size_t hash);
+  void forget_known_texts();
   TraceLevel level_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> statements_;  // prepared once: preparing cost more than writing
-  // Texts already in the table, with their ids (the writer thread only): prompts, inputs and
-  // short answers repeat across steps. Cleared when it holds kKnownTextChars.
-  std::unordered_map<std::string, std::int64_t> known_texts_;
+  // Texts already in the table, with their ids, by hash (the writer thread only): prompts,
+  // inputs and short answers repeat across steps. Cleared when it holds kKnownTextChars.
+  struct KnownText {
+    std::string text;
+    std::int64_t id = 0;
+  };
+  std::unordered_multimap<std::size_t, KnownText> known_texts_;
   size_t known_chars_ = 0;
   // Whether known_texts_ holds every text in the table, so that one it lacks needs no lookup:
   // true from a new trace until the map is first cleared.
