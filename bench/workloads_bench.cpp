@@ -1,6 +1,7 @@
 // Workload benchmark: the reference's three workloads, a large evaluation, the framework's
 // per-call overhead and the response cache, all against a local OpenAI-shaped server that
-// answers after a configurable delay. Prints a table and one PASS/FAIL line per target.
+// answers after a configurable delay. Prints a table and one PASS/FAIL line per target. The
+// large evaluation (d) also runs through the bare transport, to show the stack's own share.
 //
 //   textgrad_workloads_bench [--delay-ms 200] [--eval-items 1000] [--in-flight 256]
 //                            [--overhead-calls 5000] [--quick]
