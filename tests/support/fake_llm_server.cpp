@@ -86,25 +86,6 @@ std::string google_status(int status) {
   }
 }
 
-json openai_body(std::string_view text, Usage usage, std::string_view finish_reason,
-                 std::string_view model) {
-  return {
-      {"id", "chatcmpl-fake"},
-      {"object", "chat.completion"},
-      {"created", 1700000000},
-      {"model", model},
-      {"choices",
-       json::array({{{"index", 0},
-                     {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
-                     {"finish_reason", finish_reason},
-                     {"logprobs", nullptr}}})},
-      {"usage",
-       {{"prompt_tokens", usage.input_tokens},
-        {"completion_tokens", usage.output_tokens},
-        {"total_tokens", usage.input_tokens + usage.output_tokens},
-        {"prompt_tokens_details", {{"cached_tokens", usage.cached_input_tokens}}}}}};
-}
-
 }  // namespace
 
 std::string RecordedRequest::header(std::string_view name) const {
@@ -127,7 +108,7 @@ Dialect dialect_of(const RecordedRequest& request) {
 
 // Written front to back: the benchmarks' server answers thousands of calls a second on the
 // client's cores, and building the document cost more than everything else it does per call.
-// The bytes are openai_body()'s dump(): members in nlohmann's sorted order.
+// Members in nlohmann's sorted order, so the bytes are what dump() gives for the document.
 FakeReply openai_reply(std::string_view text, Usage usage, std::string_view finish_reason,
                        std::string_view model) {
   util::JsonWriter body;
@@ -299,14 +280,14 @@ FakeReply refusal(Dialect dialect) {
     case Dialect::kOpenAI:
       break;
   }
-  json body = openai_body("", {10, 0, 0}, "stop", "gpt-4o-2024-08-06");
+  json body = json::parse(openai_reply("", {10, 0, 0}).body);
   body["choices"][0]["message"]["content"] = nullptr;
   body["choices"][0]["message"]["refusal"] = "I'm sorry, I can't help with that.";
   return json_reply(200, body);
 }
 
 FakeReply null_content() {
-  json body = openai_body("", {10, 0, 0}, "stop", "gpt-4o-2024-08-06");
+  json body = json::parse(openai_reply("", {10, 0, 0}).body);
   body["choices"][0]["message"]["content"] = nullptr;
   return json_reply(200, body);
 }
