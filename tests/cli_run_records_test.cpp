@@ -1,11 +1,13 @@
 // Step records survive their JSON: a finishing run reports from the records it holds rather
 // than the files it wrote (Note [Reports from what the run holds]), which is only right while
-// to_json() and step_from_json() carry every field.
+// to_json() and step_from_json() carry every field. And the step file, written without the
+// document, is the document's dump.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "run_records.h"
+#include "util/json_dump.h"
 
 namespace tg::cli {
 namespace {
@@ -46,6 +48,34 @@ TEST(StepRecords, EveryFieldSurvivesTheDocument) {
   EXPECT_EQ(back.parameters.at(0).gate.figures, record.parameters.at(0).gate.figures);
   ASSERT_TRUE(back.optimizer);
   EXPECT_EQ(*back.optimizer, *record.optimizer);
+}
+
+TEST(StepRecords, TheStepFileIsTheDocumentsDump) {
+  StepRecord odd = every_field_set();
+  odd.prompt =
+      "tab\there, NUL \0 inside, \x01, \"quoted\", \\ and \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+  odd.items.at(0).feedback.clear();  // an item with a loss and no feedback
+  odd.val_accuracy.reset();
+  odd.test_scores.clear();
+  odd.parameters.at(0).gate.figures.clear();
+  odd.parameters.at(0).gate.after = 1.0;
+  odd.parameters.at(0).gate.before = 1e-300;
+  odd.optimizer = std::make_shared<const nlohmann::json>(
+      nlohmann::json{{"empty", nlohmann::json::object()},
+                     {"list", {nlohmann::json::array(), {{"deep", {1, 2.5, nullptr, true}}}}},
+                     {"text", "multi\nline"}});
+  StepRecord empty_optimizer = every_field_set();
+  empty_optimizer.optimizer = std::make_shared<const nlohmann::json>(nlohmann::json::object());
+
+  for (const StepRecord& record : {every_field_set(), StepRecord{}, odd, empty_optimizer}) {
+    EXPECT_EQ(step_file_text(record), util::dump_json(to_json(record), 2))
+        << "step " << record.step;
+  }
+
+  StepRecord bad = every_field_set();
+  bad.items.at(1).prediction = "not \xFF UTF-8";
+  EXPECT_THROW(step_file_text(bad), nlohmann::json::type_error);
+  EXPECT_THROW(util::dump_json(to_json(bad), 2), nlohmann::json::type_error);
 }
 
 }  // namespace

@@ -18,40 +18,50 @@ namespace tg::util {
 // WritesTheBytesTheDocumentGave test compares the two).
 
 void JsonWriter::before_value() {
+  if (after_key_) {  // the member's value, on its key's line
+    after_key_ = false;
+    after_value_ = true;
+    return;
+  }
   if (after_value_) out_ += ',';
   after_value_ = true;
+  if (filled_.empty()) return;
+  filled_.back() = true;
+  new_line();
 }
 
-JsonWriter& JsonWriter::begin_object() {
+void JsonWriter::new_line() {
+  if (indent_ < 0) return;
+  out_ += '\n';
+  out_.append(filled_.size() * static_cast<size_t>(indent_), ' ');
+}
+
+JsonWriter& JsonWriter::open(char bracket) {
   before_value();
-  out_ += '{';
+  out_ += bracket;
+  filled_.push_back(false);
   after_value_ = false;
   return *this;
 }
 
-JsonWriter& JsonWriter::end_object() {
-  out_ += '}';
+JsonWriter& JsonWriter::close(char bracket) {
+  const bool filled = filled_.back();
+  filled_.pop_back();
+  if (filled) new_line();
+  out_ += bracket;
   after_value_ = true;
   return *this;
 }
 
-JsonWriter& JsonWriter::begin_array() {
-  before_value();
-  out_ += '[';
-  after_value_ = false;
-  return *this;
-}
-
-JsonWriter& JsonWriter::end_array() {
-  out_ += ']';
-  after_value_ = true;
-  return *this;
-}
+JsonWriter& JsonWriter::begin_object() { return open('{'); }
+JsonWriter& JsonWriter::end_object() { return close('}'); }
+JsonWriter& JsonWriter::begin_array() { return open('['); }
+JsonWriter& JsonWriter::end_array() { return close(']'); }
 
 JsonWriter& JsonWriter::key(std::string_view name) {
   string(name);
-  out_ += ':';
-  after_value_ = false;
+  out_ += indent_ < 0 ? ":" : ": ";
+  after_key_ = true;
   return *this;
 }
 
@@ -94,7 +104,21 @@ JsonWriter& JsonWriter::boolean(bool value) {
 
 JsonWriter& JsonWriter::raw(std::string_view json) {
   before_value();
-  out_ += json;
+  if (indent_ < 0 || filled_.empty()) {
+    out_ += json;
+    return *this;
+  }
+  // A dump's line breaks are all between tokens (strings escape theirs): each starts a line
+  // of the value, which sits one level in for every container open around it.
+  const std::string indentation(filled_.size() * static_cast<size_t>(indent_), ' ');
+  for (size_t start = 0;;) {
+    const size_t end = json.find('\n', start);
+    out_.append(json.substr(start, end - start));
+    if (end == std::string_view::npos) break;
+    out_ += '\n';
+    out_ += indentation;
+    start = end + 1;
+  }
   return *this;
 }
 

@@ -9,12 +9,16 @@
 
 namespace tg::util {
 
-// Writes compact JSON text: exactly the bytes nlohmann's dump() writes for the same document
-// built as an ordered_json, members in the order they are written. The caller keeps the
-// document well formed (a key before each member value, containers closed in order); the
-// writer only places the commas. Not thread-safe; one document per writer.
+// Writes JSON text: exactly the bytes nlohmann's dump(indent) writes for the same document
+// built as an ordered_json, members in the order they are written; compact unless given an
+// indent. The caller keeps the document well formed (a key before each member value,
+// containers closed in order); the writer only places the commas, line breaks and spaces.
+// Not thread-safe; one document per writer.
 class JsonWriter {
  public:
+  // `indent` spaces a level, as dump(indent); compact when negative.
+  explicit JsonWriter(int indent = -1) : indent_(indent) {}
+
   JsonWriter& begin_object();
   JsonWriter& end_object();
   JsonWriter& begin_array();
@@ -28,16 +32,25 @@ class JsonWriter {
   JsonWriter& number(double value);
   JsonWriter& number(std::int64_t value);
   JsonWriter& boolean(bool value);
-  // A value that is already compact JSON text, e.g. a dump_json() of a parsed document.
+  // A value that is already JSON text, e.g. a dump_json() of a parsed document, written with
+  // the same indent (or compact). Indented, every line break in it is followed by the
+  // current level's indentation: the bytes of the value dumped in place.
   JsonWriter& raw(std::string_view json);
 
   std::string take() { return std::move(out_); }
 
  private:
   void before_value();
+  JsonWriter& open(char bracket);
+  JsonWriter& close(char bracket);
+  void new_line();
 
+  const int indent_;
   std::string out_;
   bool after_value_ = false;  // the next key or element needs a comma
+  bool after_key_ = false;    // the next value is a member's, on its key's line
+  // Per open container: whether it holds an element yet (an empty one closes on its line).
+  std::vector<bool> filled_;
 };
 
 }  // namespace tg::util

@@ -17,7 +17,6 @@
 #include "textgrad/textgrad.h"
 #include "util/clip.h"
 #include "util/executor.h"
-#include "util/json_dump.h"
 #include "util/text.h"
 #include "worker_dispatch.h"
 
@@ -214,7 +213,7 @@ void OptimizeRun::write_step(const StepRecord& record, const std::vector<ItemRec
     dir_.write_file(fmt::format("steps/test_{:04d}.jsonl", record.step),
                     predictions_jsonl(test_items));
   }
-  dir_.write_step(record.step, util::dump_json(to_json(record), 2));
+  dir_.write_step(record.step, step_file_text(record));
   held_.steps[RunDir::step_file(record.step)] = record;  // Note [Reports from what the run holds]
   // Note [Step boundaries do not wait for the writers]
   dir_.check_writes();

@@ -6,6 +6,7 @@
 
 #include "util/json_dump.h"
 #include "util/json_parse.h"
+#include "util/json_writer.h"
 
 namespace tg::cli {
 
@@ -80,6 +81,62 @@ json to_json(const StepRecord& r) {
             {"parameters", std::move(parameters)}};
   if (r.optimizer) j["optimizer"] = *r.optimizer;
   return j;
+}
+
+namespace {
+
+// Members in nlohmann's sorted order: the bytes of the documents to_json() builds.
+void write_number_or_null(util::JsonWriter& out, const std::optional<double>& value) {
+  value ? out.number(*value) : out.raw("null");
+}
+
+void write_item(util::JsonWriter& out, const ItemRecord& item) {
+  out.begin_object();
+  if (!item.feedback.empty()) out.key("feedback").string(item.feedback);
+  out.key("id").string(item.id).key("input").string(item.input);
+  if (!item.loss.empty()) out.key("loss").string(item.loss);
+  out.key("prediction").string(item.prediction).key("score");
+  item.score ? out.number(std::int64_t{*item.score}) : out.raw("null");
+  out.key("target").string(item.target).end_object();
+}
+
+void write_gate(util::JsonWriter& out, const GateRecord& gate) {
+  out.begin_object().key("after");
+  write_number_or_null(out, gate.after);
+  out.key("before");
+  write_number_or_null(out, gate.before);
+  out.key("decision").string(gate.decision).key("figures").begin_object();
+  for (const auto& [name, value] : gate.figures) out.key(name).number(value);
+  out.end_object().key("name").string(gate.name).end_object();
+}
+
+void write_parameter(util::JsonWriter& out, const ParameterRecord& p) {
+  out.begin_object().key("feedback").string(p.feedback).key("gate");
+  write_gate(out, p.gate);
+  out.key("name").string(p.name).key("proposed").string(p.proposed);
+  out.key("reason").string(p.reason).key("status").string(p.status);
+  out.key("update_answer").string(p.update_answer).end_object();
+}
+
+}  // namespace
+
+std::string step_file_text(const StepRecord& r) {
+  util::JsonWriter out(2);
+  out.begin_object().key("epoch").number(std::int64_t{r.epoch}).key("items").begin_array();
+  for (const ItemRecord& item : r.items) write_item(out, item);
+  out.end_array().key("note").string(r.note);
+  if (r.optimizer) out.key("optimizer").raw(util::dump_json(*r.optimizer, 2));
+  out.key("parameters").begin_array();
+  for (const ParameterRecord& p : r.parameters) write_parameter(out, p);
+  out.end_array().key("prompt").string(r.prompt).key("reverted").boolean(r.reverted);
+  out.key("step").number(std::int64_t{r.step}).key("test_accuracy");
+  write_number_or_null(out, r.test_accuracy);
+  out.key("test_scores").begin_array();
+  for (const int score : r.test_scores) out.number(std::int64_t{score});
+  out.end_array().key("time").string(r.time).key("val_accuracy");
+  write_number_or_null(out, r.val_accuracy);
+  out.end_object();
+  return out.take();
 }
 
 StepRecord step_from_json(const json& j) {

@@ -73,6 +73,11 @@ ItemRecord item_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const StepRecord& record);
 StepRecord step_from_json(const nlohmann::json& j);
 
+// The step file's text: util::dump_json(to_json(record), 2), byte for byte, written without
+// building the document (a run writes one every step). Throws nlohmann's type_error 316 for
+// text that is not UTF-8, as the dump does.
+std::string step_file_text(const StepRecord& record);
+
 // JSON lines of id, input, prediction, target, score (eval --output, steps/test_NNNN.jsonl).
 std::string predictions_jsonl(const std::vector<ItemRecord>& items);
 std::vector<ItemRecord> parse_predictions(const std::string& jsonl);
