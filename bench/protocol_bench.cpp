@@ -31,7 +31,9 @@
 // the CPU per call of prompt optimization, whose requests are the longest, and the CLI's
 // context switches per call (wait4's rusage), which its chains of dependent calls drive;
 // beside it, interleaved, `textgrad eval --split all --max-in-flight 1`, a chain of single
-// calls each submitted from the completion of the one before, and the ratio of the two.
+// calls each submitted from the completion of the one before, and the ratio of the two; and
+// the CPU of training steps at the margin: the difference between runs of 120 and 60 steps,
+// per call, which leaves out what a run pays once.
 //
 // The server runs in a forked child process before this process starts any thread; the CLI is
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
@@ -267,10 +269,14 @@ bool have_strace() { return access("/usr/bin/strace", X_OK) == 0; }
 void print_training_row(const Settings& s, Protocol& protocol, const Run& start) {
   const std::vector<std::string> training = {
       "--steps", std::to_string(kTrainingSteps), "--val-size", "0", "--test-size", "0"};
+  std::vector<std::string> longer = training;
+  longer[1] = std::to_string(2 * kTrainingSteps);
   std::vector<Run> trainings;
+  std::vector<Run> longer_trainings;
   std::vector<Run> evals;
-  for (int i = 0; i < s.runs; ++i) {  // interleaved: both see the same machine
+  for (int i = 0; i < s.runs; ++i) {  // interleaved: all see the same machine
     trainings.push_back(protocol.optimize(32, "pipelined", {}, training));
+    longer_trainings.push_back(protocol.optimize(32, "pipelined", {}, longer));
     evals.push_back(protocol.serial_eval());
   }
   auto print = [&](const char* what, const std::vector<Run>& runs) {
@@ -289,6 +295,14 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
       trainings);
   const double eval_us = print("eval of all 250 items at --max-in-flight 1", evals);
   std::printf("training / serial eval: %.2f\n", eval_us > 0 ? train_us / eval_us : 0);
+  // What one more training call costs, without what a run pays once (its start, the engines,
+  // the trace's schema, the reports' fixed part): the difference of two run lengths.
+  const Run shorter = median_by(trainings, [](const Run& r) { return r.cpu_s(); });
+  const Run longest = median_by(longer_trainings, [](const Run& r) { return r.cpu_s(); });
+  const std::int64_t more_calls = longest.calls - shorter.calls;
+  std::printf("training steps at the margin (%d steps against %d): %lld more calls, %.1f us/call\n",
+              2 * kTrainingSteps, kTrainingSteps, static_cast<long long>(more_calls),
+              more_calls > 0 ? (longest.cpu_s() - shorter.cpu_s()) * 1e6 / more_calls : 0);
 }
 
 void run(const Settings& s) {
