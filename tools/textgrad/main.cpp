@@ -74,6 +74,20 @@ bool config_is_json(int argc, char** argv) {
 
 }  // namespace
 
+#ifdef TEXTGRAD_WITH_JEMALLOC
+// Note [Huge pages for the heap]
+// A run's heap grows for as long as it runs (the steps it holds for its reports, the trace's
+// index of texts, SQLite's page cache), and the first touch of each new 4 KiB page is a page
+// fault: about 9 us each on the virtual machines we measured, over a page a call in training.
+// Backing jemalloc's arenas with transparent huge pages makes that one fault per 2 MiB, and
+// two arenas (instead of four a core) keep the extra resident memory to a few MiB; the
+// program's few threads mostly allocate from their own caches anyway. Where the kernel does
+// not offer huge pages, jemalloc ignores the setting. MALLOC_CONF, read after this, still
+// overrides it. Measured in docs/performance.md ("Huge pages for the heap").
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "thp:always,narenas:2";
+#endif
+
 int main(int argc, char** argv) {
   using namespace tg::cli;
   CLI::App app{
