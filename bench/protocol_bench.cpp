@@ -29,7 +29,8 @@
 //
 // A last row measures training steps alone (--steps 60 --val-size 0 --test-size 0) at 0 ms:
 // the CPU per call of prompt optimization, whose requests are the longest, and the CLI's
-// context switches per call (wait4's rusage), which its chains of dependent calls drive;
+// context switches per call (wait4's rusage), which its chains of dependent calls drive, and
+// page faults per call, which a growing heap drives;
 // beside it, interleaved, `textgrad eval --split all --max-in-flight 1`, a chain of single
 // calls each submitted from the completion of the one before, and the ratio of the two; and
 // the CPU of training steps at the margin: the difference between runs of 120 and 60 steps,
@@ -151,6 +152,7 @@ struct Run {
   double sys_s = 0;
   std::int64_t calls = 0;  // requests the server received
   long switches = 0;       // the CLI's context switches, voluntary and not
+  long faults = 0;         // its page faults (minor and major): each costs microseconds on a VM
   double cpu_s() const { return user_s + sys_s; }
 };
 
@@ -187,6 +189,7 @@ Run spawn(const std::vector<std::string>& args, const std::vector<std::string>& 
   run.user_s = seconds(usage.ru_utime);
   run.sys_s = seconds(usage.ru_stime);
   run.switches = usage.ru_nvcsw + usage.ru_nivcsw;
+  run.faults = usage.ru_minflt + usage.ru_majflt;
   run.calls = server.requests() - before;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error(fmt::format("'{}' failed (status {}); see {}", args[0], status, log));
@@ -282,10 +285,13 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
   auto print = [&](const char* what, const std::vector<Run>& runs) {
     const Run f = median_by(runs, [](const Run& r) { return r.cpu_s(); });
     const double per_call = 1e6 / static_cast<double>(std::max<std::int64_t>(1, f.calls));
-    std::printf("%-58s %5lld calls %8.1f us/call (user %.1f, sys %.1f) %5.1f switches/call\n", what,
-                static_cast<long long>(f.calls), (f.cpu_s() - start.cpu_s()) * per_call,
-                (f.user_s - start.user_s) * per_call, (f.sys_s - start.sys_s) * per_call,
-                static_cast<double>(f.switches - start.switches) * per_call / 1e6);
+    std::printf(
+        "%-58s %5lld calls %8.1f us/call (user %.1f, sys %.1f) %5.1f switches/call %5.2f "
+        "page faults/call\n",
+        what, static_cast<long long>(f.calls), (f.cpu_s() - start.cpu_s()) * per_call,
+        (f.user_s - start.user_s) * per_call, (f.sys_s - start.sys_s) * per_call,
+        static_cast<double>(f.switches - start.switches) * per_call / 1e6,
+        static_cast<double>(f.faults - start.faults) * per_call / 1e6);
     return (f.cpu_s() - start.cpu_s()) * per_call;
   };
   std::printf("\nOne chain of dependent calls at a time, 0 ms, median of %d by CPU:\n", s.runs);

@@ -9,6 +9,7 @@
 // The server runs in a forked child process so that getrusage(RUSAGE_SELF) in this process
 // counts only our own CPU time. It is a measurement, not a test: the exit code is 0 whatever
 // the numbers are.
+#include <curl/curl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -348,6 +350,52 @@ void run_serial_calls(const tg::EnginePtr& engine, int calls) {
   }
 }
 
+// The floor under that: a request of the same size through libcurl alone, one blocking
+// curl_easy_perform() at a time on the calling thread, on one kept-alive connection. No I/O
+// thread and no hand-off between threads, no codec, limit or ledger: what a lone call costs
+// this machine's kernel, the server's process and libcurl.
+class CurlAlone {
+ public:
+  explicit CurlAlone(const tg::http::HttpRequest& request)
+      : curl_(curl_easy_init()), body_(request.body), url_(request.url) {
+    for (const auto& [name, value] : request.headers) {
+      headers_ = curl_slist_append(headers_, (name + ": " + value).c_str());
+    }
+    curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body_.c_str());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body_.size()));
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CurlAlone::keep);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &answer_);
+    run(1);  // opens the connection
+  }
+  ~CurlAlone() {
+    curl_slist_free_all(headers_);
+    curl_easy_cleanup(curl_);
+  }
+  CurlAlone(const CurlAlone&) = delete;
+  CurlAlone& operator=(const CurlAlone&) = delete;
+
+  void run(int calls) {
+    for (int i = 0; i < calls; ++i) {
+      answer_.clear();
+      if (curl_easy_perform(curl_) != CURLE_OK) throw std::runtime_error("libcurl call failed");
+    }
+  }
+
+ private:
+  static size_t keep(char* data, size_t size, size_t count, void* answer) {
+    static_cast<std::string*>(answer)->append(data, size * count);
+    return size * count;
+  }
+
+  CURL* curl_;
+  curl_slist* headers_ = nullptr;
+  std::string body_;
+  std::string url_;
+  std::string answer_;
+};
+
 // The machine may be shared with other work: the median of a few runs is steadier than one.
 struct Repeated {
   Measurement median;  // by CPU time
@@ -380,6 +428,8 @@ void bench_overhead(Bench& bench, std::vector<Target>& targets) {
   const int serial_calls = std::max(1, s.overhead_calls / 5);
   const Repeated serial =
       repeat(bench.server, runs, [&](int) { run_serial_calls(engine, serial_calls); });
+  CurlAlone curl_alone(tg::bench::chat_request(bench.base_url()));
+  const Repeated alone = repeat(bench.server, runs, [&](int) { curl_alone.run(serial_calls); });
   std::printf(
       "\n(e) overhead at 0 ms: %d calls, at most %d in flight, median of %d runs; CPU = this "
       "process only\n    (user+sys; the server runs in a child)\n",
@@ -396,6 +446,10 @@ void bench_overhead(Bench& bench, std::vector<Target>& targets) {
   row("engine submit (HTTP + limits + ledger)", raw, s.overhead_calls);
   row("LLMCall -> Variable (graph + the same stack)", graph, s.overhead_calls);
   row("engine generate, one call at a time", serial, serial_calls);
+  row("libcurl alone, one blocking call at a time", alone, serial_calls);
+  std::printf(
+      "    generate / libcurl alone: %.2f\n",
+      alone.median.cpu.total() > 0 ? serial.median.cpu.total() / alone.median.cpu.total() : 0);
   const double us_per_call = 1e6 / s.overhead_calls;
   const double per_call = graph.median.cpu.total() * us_per_call;
   targets.push_back({"(e) overhead: < 100 us of our CPU per call (LLMCall path)", per_call < 100,
