@@ -9,28 +9,25 @@
 namespace tg::testing {
 namespace {
 
-// jemalloc prints its options at exit when asked to through MALLOC_CONF.
-std::string allocator_options(const std::string& malloc_conf) {
-  const ProcessResult result =
-      run_process({textgrad_tool(), "--version"}, {{"MALLOC_CONF", malloc_conf}});
-  EXPECT_EQ(result.exit_code, 0) << result.err;
-  return result.err;
+// Runs the program with `malloc_conf` in MALLOC_CONF (plus stats_print, through which jemalloc
+// prints its options at exit) and checks the transparent huge page mode and arenas it reports.
+void expect_options(const std::string& malloc_conf, const std::string& thp, int narenas) {
+  if (!TEXTGRAD_TOOL_USES_JEMALLOC)
+    GTEST_SKIP() << "the textgrad program is built without jemalloc";
+  const ProcessResult result = run_process({textgrad_tool(), "--version"},
+                                           {{"MALLOC_CONF", "stats_print:true" + malloc_conf}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("opt.thp: \"" + thp + "\""), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("opt.narenas: " + std::to_string(narenas) + "\n"), std::string::npos)
+      << result.err;
 }
 
 TEST(CliAllocator, TheProgramAsksJemallocForHugePagesAndTwoArenas) {
-  if (!TEXTGRAD_TOOL_USES_JEMALLOC)
-    GTEST_SKIP() << "the textgrad program is built without jemalloc";
-  const std::string options = allocator_options("stats_print:true");
-  EXPECT_NE(options.find("opt.thp: \"always\""), std::string::npos) << options;
-  EXPECT_NE(options.find("opt.narenas: 2\n"), std::string::npos) << options;
+  expect_options("", "always", 2);
 }
 
 TEST(CliAllocator, MallocConfStillOverridesTheProgramsSettings) {
-  if (!TEXTGRAD_TOOL_USES_JEMALLOC)
-    GTEST_SKIP() << "the textgrad program is built without jemalloc";
-  const std::string options = allocator_options("stats_print:true,thp:never,narenas:3");
-  EXPECT_NE(options.find("opt.thp: \"never\""), std::string::npos) << options;
-  EXPECT_NE(options.find("opt.narenas: 3\n"), std::string::npos) << options;
+  expect_options(",thp:never,narenas:3", "never", 3);
 }
 
 }  // namespace
