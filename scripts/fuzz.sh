@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang into build-fuzz/ and runs each one for a fixed time,
-# starting from its seed corpus in fuzz/corpus/<target>/. A crash, a sanitizer report or an
-# escaped exception fails the run; the input that caused it is left in build-fuzz/findings/.
+# as many at once as there are cores, starting from its seed corpus in fuzz/corpus/<target>/.
+# A crash, a sanitizer report or an escaped exception fails the run; the input that caused it is
+# left in build-fuzz/findings/.
 #
 #   bash scripts/fuzz.sh            # every target, FUZZ_SECONDS (default 20) each
 #   bash scripts/fuzz.sh csv_reader # one target
@@ -26,19 +27,35 @@ time cmake --build build-fuzz -j "$(nproc)" --target textgrad_fuzzers
 
 export ASAN_OPTIONS="detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+# One target: its log in build-fuzz/<target>.log, and a file in build-fuzz/failed/ if it failed.
+fuzz_one() {
+  local target=$1 work="build-fuzz/corpus/$1" findings="build-fuzz/findings/$1"
+  mkdir -p "$work" "$findings"
+  # The seed corpus is read, never written: new inputs go to $work.
+  "build-fuzz/fuzz/fuzz_$target" "$work" "fuzz/corpus/$target" \
+    -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$findings/" 2>"build-fuzz/$target.log" ||
+    touch "build-fuzz/failed/$target"
+}
+
+# A fuzzer uses one core: as many targets at once as there are cores, each for the full time.
+rm -rf build-fuzz/failed && mkdir -p build-fuzz/failed
+echo "== fuzzing ${targets[*]} for ${seconds}s each, $(nproc) at a time"
+for target in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= $(nproc))); do wait -n; done
+  fuzz_one "$target" &
+done
+wait
+
 failed=()
 for target in "${targets[@]}"; do
-  work="build-fuzz/corpus/$target"
-  findings="build-fuzz/findings/$target"
-  mkdir -p "$work" "$findings"
-  echo "== fuzzing $target for ${seconds}s"
-  # The seed corpus is read, never written: new inputs go to $work.
-  if ! "build-fuzz/fuzz/fuzz_$target" "$work" "fuzz/corpus/$target" \
-      -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$findings/" 2>"build-fuzz/$target.log"; then
+  if [[ -e "build-fuzz/failed/$target" ]]; then
+    echo "== $target failed"
     tail -n 60 "build-fuzz/$target.log"
     failed+=("$target")
   else
+    echo "== $target"
     grep -E '^stat::(number_of_executed_units|new_units_added)' "build-fuzz/$target.log" || true
   fi
 done
