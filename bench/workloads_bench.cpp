@@ -1,7 +1,8 @@
 // Workload benchmark: the reference's three workloads, a large evaluation, the framework's
 // per-call overhead and the response cache, all against a local OpenAI-shaped server that
 // answers after a configurable delay. Prints a table and one PASS/FAIL line per target. The
-// large evaluation (d) also runs through the bare transport, to show the stack's own share.
+// large evaluation (d) also runs through the bare transport, to show the stack's own share,
+// and each path runs twice, to separate the cost of opening connections from the rest.
 //
 //   textgrad_workloads_bench [--delay-ms 200] [--eval-items 1000] [--in-flight 256]
 //                            [--overhead-calls 5000] [--quick]
@@ -296,33 +297,48 @@ void wait_all(const std::vector<tg::Variable>& outputs) {
 
 void bench_evaluation(Bench& bench, std::vector<Target>& targets) {
   const Settings& s = bench.settings;
-  // The same number of requests through a new transport alone, first: what libcurl and this
-  // server allow on this machine, so that the stack's own share of the wall is visible. Its
-  // connections close with it: each holds one of the server's threads.
-  const Measurement bare = measure(bench.server, [&] {
+  const double ideal = static_cast<double>(s.eval_items) / s.in_flight * s.delay_ms / 1000.0;
+  const auto ratio = [ideal](const Measurement& m) { return ideal > 0 ? m.wall_s / ideal : 0; };
+  // Each path runs twice: first opening most of its connections (what a user's first large
+  // evaluation pays), then again on the connections left open. The bare transport first: what
+  // libcurl and this server allow on this machine, so that the stack's own share of the wall
+  // is visible. Its connections close with it: each holds one of the server's threads.
+  Measurement bare_new;
+  Measurement bare_open;
+  {
     const std::shared_ptr<tg::http::Transport> transport =
         tg::make_transport(std::max(512, 2 * s.in_flight));
-    tg::bench::Driver driver(*transport, tg::bench::chat_request(bench.base_url()), s.eval_items);
-    driver.run(s.in_flight);
-  });
+    const auto run_bare = [&] {
+      tg::bench::Driver driver(*transport, tg::bench::chat_request(bench.base_url()), s.eval_items);
+      driver.run(s.in_flight);
+    };
+    bare_new = measure(bench.server, run_bare);
+    bare_open = measure(bench.server, run_bare);
+  }
   const tg::EnginePtr engine = bench.engine(s.in_flight);
   const Measurement m =
       measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, 0)); });
-  const double ideal = static_cast<double>(s.eval_items) / s.in_flight * s.delay_ms / 1000.0;
-  const double ratio = ideal > 0 ? m.wall_s / ideal : 0;
-  std::printf("\n(d) evaluation: %d items, at most %d in flight, %d ms per answer\n", s.eval_items,
-              s.in_flight, s.delay_ms);
+  const Measurement again =
+      measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, s.eval_items)); });
   std::printf(
-      "    calls %lld   wall %.3f s   ideal (items/in-flight x delay) %.3f s   "
-      "ratio %.3f   peak in flight %d\n",
-      static_cast<long long>(m.calls), m.wall_s, ideal, ratio, m.peak);
-  std::printf(
-      "    the transport alone (no engine, codec, limit or ledger): wall %.3f s   ratio %.3f   "
-      "stack / transport %.3f\n",
-      bare.wall_s, ideal > 0 ? bare.wall_s / ideal : 0, m.wall_s / bare.wall_s);
+      "\n(d) evaluation: %d items, at most %d in flight, %d ms per answer; ideal "
+      "(items/in-flight x delay) %.3f s\n",
+      s.eval_items, s.in_flight, s.delay_ms, ideal);
+  std::printf("    %-40s %7s %7s %6s %13s\n", "path", "wall s", "ratio", "peak", "our CPU us/call");
+  const auto row = [&](const char* name, const Measurement& r) {
+    std::printf("    %-40s %7.3f %7.3f %6d %13.1f\n", name, r.wall_s, ratio(r), r.peak,
+                r.cpu.total() * 1e6 / static_cast<double>(std::max<std::int64_t>(1, r.calls)));
+  };
+  row("LLMCall, opening connections", m);
+  row("LLMCall, connections open", again);
+  row("transport alone, opening connections", bare_new);
+  row("transport alone, connections open", bare_open);
+  std::printf("    stack / transport: %.3f opening connections, %.3f with them open\n",
+              m.wall_s / bare_new.wall_s, again.wall_s / bare_open.wall_s);
   targets.push_back({"(d) evaluation: wall <= 1.10 x (items / in-flight) x delay",
-                     ideal > 0 && ratio <= 1.10,
-                     fmt::format("{:.3f} s / {:.3f} s = {:.3f}", m.wall_s, ideal, ratio)});
+                     ideal > 0 && ratio(m) <= 1.10,
+                     fmt::format("{:.3f} s / {:.3f} s = {:.3f} (connections open: {:.3f})",
+                                 m.wall_s, ideal, ratio(m), ratio(again))});
 }
 
 // ---------------------------------------------------------------------------------------------
