@@ -3,6 +3,10 @@
 #include "http/transport.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,7 +15,9 @@
 #include <future>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -289,6 +295,122 @@ TEST(HttpTransportTest, SequentialRequestsReuseOneConnection) {
   const std::vector<RecordedRequest> seen = server.requests();
   ASSERT_EQ(seen.size(), 5u);
   for (const RecordedRequest& request : seen) EXPECT_EQ(request.remote_port, seen[0].remote_port);
+}
+
+// libcurl closes a socket when its connection fails or the server ends it, and the next socket
+// usually gets the same descriptor number. Taken for the socket already in the epoll set, it would
+// not be added, and its request would wait for one of libcurl's timers.
+TEST(HttpTransportTest, ClosedSocketsAreNotTakenForWatchedOnes) {
+  Transport transport;
+  const std::string refused = "http://127.0.0.1:" + std::to_string(closed_port()) + "/x";
+  for (int i = 0; i < 3; ++i) {
+    const Clock::time_point start = Clock::now();
+    const TransportResult result = send_and_wait(transport, post(refused));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error->kind, EngineErrorKind::kConnection) << result.error->message;
+    // An unwatched connecting socket is only looked at by libcurl's 200 ms connect timer; a
+    // watched one reports the refusal within a millisecond here.
+    EXPECT_LT(ms_since(start), 150) << "refused connection " << i << " waited for a timer";
+  }
+  FakeLlmServer server([](const RecordedRequest& request) {
+    return fake::reply_for(request, "ok").with_header("Connection", "close");
+  });
+  for (int i = 0; i < 3; ++i) {
+    const TransportResult result = send_and_wait(transport, post(server.base_url() + "/x"));
+    ASSERT_TRUE(result.ok()) << result.error->message;
+  }
+  std::set<int> ports;
+  for (const RecordedRequest& request : server.requests()) ports.insert(request.remote_port);
+  EXPECT_EQ(ports.size(), 3u) << "every answer closed its connection";
+}
+
+// Answers each connection's first request and closes it without saying so beforehand: the
+// client keeps the connection for reuse and finds it closed while it is idle.
+class ClosingServer {
+ public:
+  ClosingServer() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    auto* generic = reinterpret_cast<sockaddr*>(&address);
+    if (::bind(listener_, generic, length) != 0 || ::listen(listener_, 8) != 0 ||
+        ::getsockname(listener_, generic, &length) != 0) {
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ClosingServer() {
+    ::shutdown(listener_, SHUT_RDWR);  // ends the accept()
+    thread_.join();
+    ::close(listener_);
+  }
+  ClosingServer(const ClosingServer&) = delete;
+  ClosingServer& operator=(const ClosingServer&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/x"; }
+  int connections() const { return connections_.load(); }
+
+ private:
+  void serve() {
+    while (true) {
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      connections_.fetch_add(1);
+      if (read_request(client)) {
+        const std::string_view answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        [[maybe_unused]] const ssize_t sent = ::send(client, answer.data(), answer.size(), 0);
+      }
+      ::close(client);
+    }
+  }
+  // The headers and a body of Content-Length bytes (curl writes the header that way).
+  static bool read_request(int client) {
+    std::string request;
+    char buffer[4096];
+    while (true) {
+      const std::size_t end = request.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const std::size_t field = request.find("Content-Length: ");
+        const std::size_t body =
+            field == std::string::npos ? 0 : std::stoul(request.substr(field + 16));
+        if (request.size() >= end + 4 + body) return true;
+      }
+      const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+      if (got <= 0) return false;
+      request.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& time) { return time.tv_sec + time.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// A closed connection stays readable until someone reads it; an I/O thread that kept waiting
+// for it would be woken again at once, forever.
+TEST(HttpTransportTest, AnIdleConnectionTheServerClosesDoesNotSpin) {
+  ClosingServer server;
+  Transport transport;
+  ASSERT_TRUE(send_and_wait(transport, post(server.url())).ok());
+  std::this_thread::sleep_for(50ms);  // for the close to arrive
+  const double cpu_before = process_cpu_seconds();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LT(process_cpu_seconds() - cpu_before, 0.1)
+      << "the process worked while nothing was in flight";
+  const TransportResult again = send_and_wait(transport, post(server.url()));
+  ASSERT_TRUE(again.ok()) << again.error->message;
+  EXPECT_EQ(server.connections(), 2) << "the closed connection was replaced";
 }
 
 TEST(HttpTransportTest, ManyRequestsAreInFlightAtOnceOnOneThread) {

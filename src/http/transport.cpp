@@ -320,7 +320,10 @@ struct Transport::Impl {
 
  private:
   static int on_socket(CURL* easy, curl_socket_t socket, int what, void* user, void* assigned);
+  static int on_close(void* user, curl_socket_t socket);
   static int on_timer(CURLM* multi, long timeout_ms, void* user);
+  void watch(curl_socket_t socket, std::uint32_t events);
+  void unwatch(curl_socket_t socket);
   void close_fds();
   bool admit_incoming();
   void start_due();
@@ -344,6 +347,13 @@ struct Transport::Impl {
   std::vector<CURL*> idle_easy_;
   // When libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); unset: never.
   std::optional<Clock::time_point> curl_timer_;
+  // The sockets in the epoll set and the events each is watched for; `idle` once libcurl no
+  // longer asks about it. Note [Idle sockets stay in the epoll set].
+  struct Watched {
+    std::uint32_t events = 0;
+    bool idle = false;
+  };
+  std::unordered_map<curl_socket_t, Watched> watched_;
   // Note [Parsed URLs]. Never erased: a transfer in flight may use any of them.
   struct UrlCleanup {
     void operator()(CURLU* url) const { curl_url_cleanup(url); }
@@ -351,26 +361,59 @@ struct Transport::Impl {
   std::unordered_map<std::string, std::unique_ptr<CURLU, UrlCleanup>> parsed_urls_;
 };
 
-// libcurl tells which events it wants on a socket; the epoll set mirrors that.
+// Note [Idle sockets stay in the epoll set]
+// libcurl takes a connection's socket out of its interest (CURL_POLL_REMOVE) whenever a transfer
+// on it ends, and asks for it again when the next transfer reuses the connection. Mirrored
+// literally, that is an EPOLL_CTL_ADD and an EPOLL_CTL_DEL for every call whose answer is not
+// there at once (3-4 µs of system time on our virtual machines; docs/performance.md). Instead an
+// idle socket stays in the set, marked idle, and the next request for the same events costs
+// nothing. Two things follow:
+// - An idle socket can report an event: the server closed the connection, which stays readable
+//   until someone reads it. dispatch() then takes it out of the set for real, or the loop would
+//   spin; libcurl finds the connection dead when it next tries to reuse it.
+// - A socket must leave the set before it is closed: a closed descriptor's number comes back
+//   for the next socket, which would otherwise be taken for one already watched and not be added
+//   (a connect is then seen only by libcurl's 200 ms timer), and a descriptor a child process
+//   inherited would keep reporting. libcurl closes its sockets through on_close
+//   (CURLOPT_CLOSESOCKETFUNCTION), which does that.
+// HttpTransportTest.ClosedSocketsAreNotTakenForWatchedOnes and
+// HttpTransportTest.AnIdleConnectionTheServerClosesDoesNotSpin check both.
+
 int Transport::Impl::on_socket(CURL* /*easy*/, curl_socket_t socket, int what, void* user,
-                               void* assigned) {
+                               void* /*assigned*/) {
   auto* impl = static_cast<Impl*>(user);
   if (what == CURL_POLL_REMOVE) {
-    // Fails harmlessly when libcurl closed the socket first (closing leaves the set).
-    epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, socket, nullptr);
+    if (const auto found = impl->watched_.find(socket); found != impl->watched_.end()) {
+      found->second.idle = true;
+    }
     return 0;
   }
-  epoll_event event{};
-  event.events =
-      ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
-  event.data.fd = socket;
-  const bool known = assigned != nullptr;
-  if (epoll_ctl(impl->epoll_fd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0) {
-    // A socket libcurl reopened under a known number, or one a REMOVE could not take out.
-    epoll_ctl(impl->epoll_fd, known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event);
-  }
-  if (!known) curl_multi_assign(impl->multi, socket, impl);  // any non-null marks "in the set"
+  impl->watch(socket, ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
+                          ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u));
   return 0;
+}
+
+void Transport::Impl::watch(curl_socket_t socket, std::uint32_t events) {
+  const auto [found, added] = watched_.try_emplace(socket);
+  Watched& watched = found->second;
+  watched.idle = false;
+  if (!added && watched.events == events) return;
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = socket;
+  if (epoll_ctl(epoll_fd, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event) != 0) {
+    epoll_ctl(epoll_fd, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event);  // unexpected
+  }
+  watched.events = events;
+}
+
+void Transport::Impl::unwatch(curl_socket_t socket) {
+  if (watched_.erase(socket) != 0) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, socket, nullptr);
+}
+
+int Transport::Impl::on_close(void* user, curl_socket_t socket) {
+  static_cast<Impl*>(user)->unwatch(socket);
+  return ::close(socket);
 }
 
 int Transport::Impl::on_timer(CURLM* /*multi*/, long timeout_ms, void* user) {
@@ -411,6 +454,11 @@ void Transport::Impl::dispatch(const epoll_event& event) {
   if (event.data.fd == wake_fd) {
     std::uint64_t count = 0;
     [[maybe_unused]] const ssize_t read = ::read(wake_fd, &count, sizeof count);
+    return;
+  }
+  if (const auto found = watched_.find(event.data.fd);
+      found != watched_.end() && found->second.idle) {
+    unwatch(event.data.fd);  // Note [Idle sockets stay in the epoll set]
     return;
   }
   int action = 0;
@@ -462,7 +510,12 @@ void Transport::Impl::start_due() {
 CURL* Transport::Impl::acquire_easy() {
   if (idle_easy_.empty()) {
     CURL* easy = curl_easy_init();
-    if (easy != nullptr) configure_handle(easy);
+    if (easy != nullptr) {
+      configure_handle(easy);
+      // Note [Idle sockets stay in the epoll set]
+      curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &Impl::on_close);
+      curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
+    }
     return easy;
   }
   CURL* easy = idle_easy_.back();
