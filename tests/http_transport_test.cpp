@@ -1,5 +1,5 @@
 // The libcurl transport against a local fake server: statuses, errors, timeouts,
-// concurrency, delayed sends and shutdown.
+// concurrency, delayed sends, idle and closed connections, and shutdown.
 #include "http/transport.h"
 
 #include <httplib.h>
