@@ -327,7 +327,8 @@ TEST(HttpTransportTest, ClosedSocketsAreNotTakenForWatchedOnes) {
 }
 
 // Answers each connection's first request and closes it without saying so beforehand: the
-// client keeps the connection for reuse and finds it closed while it is idle.
+// client keeps the connection for reuse and finds it closed while it is idle. (FakeLlmServer
+// closes idle connections only after cpp-httplib's keep-alive timeout, whole seconds.)
 class ClosingServer {
  public:
   ClosingServer() {
