@@ -60,6 +60,7 @@
 
 #include <fmt/format.h>
 
+#include "handoff.h"
 #include "server_process.h"
 #include "support/fake_llm_server.h"
 #include "support/mock_model.h"
@@ -301,6 +302,7 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
       trainings);
   const double eval_us = print("eval of all 250 items at --max-in-flight 1", evals);
   std::printf("training / serial eval: %.2f\n", eval_us > 0 ? train_us / eval_us : 0);
+  tg::bench::print_handoffs("");
   // What one more training call costs, without what a run pays once (its start, the engines,
   // the trace's schema, the reports' fixed part): the difference of two run lengths.
   const Run shorter = median_by(trainings, [](const Run& r) { return r.cpu_s(); });

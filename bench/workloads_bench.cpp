@@ -34,6 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "handoff.h"
 #include "server_process.h"
 #include "support/fake_llm_server.h"
 #include "support/workloads.h"
@@ -468,6 +469,7 @@ void bench_overhead(Bench& bench, std::vector<Target>& targets) {
   std::printf(
       "    generate / libcurl alone: %.2f\n",
       alone.median.cpu.total() > 0 ? serial.median.cpu.total() / alone.median.cpu.total() : 0);
+  tg::bench::print_handoffs("    ");
   const double us_per_call = 1e6 / s.overhead_calls;
   const double per_call = graph.median.cpu.total() * us_per_call;
   targets.push_back({"(e) overhead: < 100 us of our CPU per call (LLMCall path)", per_call < 100,
