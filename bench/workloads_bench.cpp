@@ -1,8 +1,9 @@
 // Workload benchmark: the reference's three workloads, a large evaluation, the framework's
 // per-call overhead and the response cache, all against a local OpenAI-shaped server that
 // answers after a configurable delay. Prints a table and one PASS/FAIL line per target. The
-// large evaluation (d) also runs through the bare transport, to show the stack's own share,
-// and each path runs twice, to separate the cost of opening connections from the rest.
+// large evaluation (d) also runs through the bare transport, to show the stack's own share;
+// each path runs twice, to separate the cost of opening connections from the rest, in three
+// rounds whose median is reported.
 //
 //   textgrad_workloads_bench [--delay-ms 200] [--eval-items 1000] [--in-flight 256]
 //                            [--overhead-calls 5000] [--quick]
@@ -169,20 +170,23 @@ struct Bench {
 
   std::string base_url() const { return fmt::format("http://127.0.0.1:{}", server.port()); }
 
-  tg::EnginePtr http_engine() const {
+  // On `own` when given, else on the shared pool.
+  tg::EnginePtr http_engine(std::shared_ptr<tg::http::Transport> own = nullptr) const {
     tg::EngineOptions options;
     options.base_url = base_url() + "/v1";
     options.api_key = "bench";
     options.max_retries = 0;
     options.timeout_s = 120;
-    options.transport = transport;
+    options.transport = own ? std::move(own) : transport;
     return tg::make_engine("openai/bench-model", options);
   }
 
   // The stack a user would build: HTTP engine, in-flight limit, usage ledger.
-  tg::EnginePtr engine(int max_in_flight) const {
-    return tg::with_ledger(tg::with_limits(http_engine(), {.max_in_flight = max_in_flight}),
-                           std::make_shared<tg::Ledger>());
+  tg::EnginePtr engine(int max_in_flight,
+                       std::shared_ptr<tg::http::Transport> own = nullptr) const {
+    return tg::with_ledger(
+        tg::with_limits(http_engine(std::move(own)), {.max_in_flight = max_in_flight}),
+        std::make_shared<tg::Ledger>());
   }
 };
 
@@ -296,46 +300,83 @@ void wait_all(const std::vector<tg::Variable>& outputs) {
   for (const tg::Variable& v : outputs) v.wait();
 }
 
+// A path of (d) run twice on a transport of its own: first opening most of its connections
+// (what a user's first large evaluation pays), then again on the connections left open.
+struct TwoRuns {
+  Measurement opening;
+  Measurement open;
+};
+
+// The run whose wall time is the median.
+Measurement median_by_wall(std::vector<Measurement> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const Measurement& a, const Measurement& b) { return a.wall_s < b.wall_s; });
+  return runs[runs.size() / 2];
+}
+
 void bench_evaluation(Bench& bench, std::vector<Target>& targets) {
   const Settings& s = bench.settings;
   const double ideal = static_cast<double>(s.eval_items) / s.in_flight * s.delay_ms / 1000.0;
   const auto ratio = [ideal](const Measurement& m) { return ideal > 0 ? m.wall_s / ideal : 0; };
-  // Each path runs twice: first opening most of its connections (what a user's first large
-  // evaluation pays), then again on the connections left open. The bare transport first: what
-  // libcurl and this server allow on this machine, so that the stack's own share of the wall
-  // is visible. Its connections close with it: each holds one of the server's threads.
-  Measurement bare_new;
-  Measurement bare_open;
-  {
-    const std::shared_ptr<tg::http::Transport> transport =
-        tg::make_transport(std::max(512, 2 * s.in_flight));
-    const auto run_bare = [&] {
-      tg::bench::Driver driver(*transport, tg::bench::chat_request(bench.base_url()), s.eval_items);
-      driver.run(s.in_flight);
+  // The bare transport beside the stack: what libcurl and this server allow on this machine,
+  // so that the stack's own share of the wall is visible. Every path gets a transport of its
+  // own and closes it before the next starts: each open connection holds one of the server's
+  // threads. Three rounds, because one run of (d) moves by several per cent with the machine.
+  constexpr int kRounds = 3;
+  const long connections = std::max(512, 2 * s.in_flight);
+  std::vector<TwoRuns> bare;
+  std::vector<TwoRuns> stack;
+  for (int round = 0; round < kRounds; ++round) {
+    {
+      const std::shared_ptr<tg::http::Transport> transport = tg::make_transport(connections);
+      const auto run = [&] {
+        tg::bench::Driver driver(*transport, tg::bench::chat_request(bench.base_url()),
+                                 s.eval_items);
+        driver.run(s.in_flight);
+      };
+      bare.push_back({measure(bench.server, run), measure(bench.server, run)});
+    }
+    const tg::EnginePtr engine = bench.engine(s.in_flight, tg::make_transport(connections));
+    const int first = 2 * round * s.eval_items;  // new questions: nothing repeats a request
+    const auto run = [&](int from) {
+      return measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, from)); });
     };
-    bare_new = measure(bench.server, run_bare);
-    bare_open = measure(bench.server, run_bare);
+    const Measurement opening = run(first);
+    stack.push_back({opening, run(first + s.eval_items)});
   }
-  const tg::EnginePtr engine = bench.engine(s.in_flight);
-  const Measurement stack_new =
-      measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, 0)); });
-  const Measurement stack_open =
-      measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, s.eval_items)); });
+  const auto median = [](const std::vector<TwoRuns>& runs, Measurement TwoRuns::*which) {
+    std::vector<Measurement> picked;
+    for (const TwoRuns& r : runs) picked.push_back(r.*which);
+    return median_by_wall(picked);
+  };
+  const auto range = [&](const std::vector<TwoRuns>& runs, Measurement TwoRuns::*which) {
+    double low = 1e9;
+    double high = 0;
+    for (const TwoRuns& r : runs) {
+      low = std::min(low, ratio(r.*which));
+      high = std::max(high, ratio(r.*which));
+    }
+    return fmt::format("{:.3f}-{:.3f}", low, high);
+  };
+  const Measurement stack_new = median(stack, &TwoRuns::opening);
+  const Measurement stack_open = median(stack, &TwoRuns::open);
+  const Measurement bare_new = median(bare, &TwoRuns::opening);
+  const Measurement bare_open = median(bare, &TwoRuns::open);
   std::printf(
       "\n(d) evaluation: %d items, at most %d in flight, %d ms per answer; ideal "
-      "(items/in-flight x delay) %.3f s\n",
-      s.eval_items, s.in_flight, s.delay_ms, ideal);
-  std::printf("    %-40s %6s %7s %7s %6s %13s\n", "path", "calls", "wall s", "ratio", "peak",
-              "our CPU us/call");
-  const auto row = [&](const char* name, const Measurement& r) {
-    std::printf("    %-40s %6lld %7.3f %7.3f %6d %13.1f\n", name, static_cast<long long>(r.calls),
-                r.wall_s, ratio(r), r.peak,
+      "(items/in-flight x delay) %.3f s; median of %d by wall\n",
+      s.eval_items, s.in_flight, s.delay_ms, ideal, kRounds);
+  std::printf("    %-40s %6s %7s %7s %13s %6s %13s\n", "path", "calls", "wall s", "ratio",
+              "ratio range", "peak", "our CPU us/call");
+  const auto row = [&](const char* name, const Measurement& r, const std::string& spread) {
+    std::printf("    %-40s %6lld %7.3f %7.3f %13s %6d %13.1f\n", name,
+                static_cast<long long>(r.calls), r.wall_s, ratio(r), spread.c_str(), r.peak,
                 r.cpu.total() * 1e6 / static_cast<double>(std::max<std::int64_t>(1, r.calls)));
   };
-  row("LLMCall, opening connections", stack_new);
-  row("LLMCall, connections open", stack_open);
-  row("transport alone, opening connections", bare_new);
-  row("transport alone, connections open", bare_open);
+  row("LLMCall, opening connections", stack_new, range(stack, &TwoRuns::opening));
+  row("LLMCall, connections open", stack_open, range(stack, &TwoRuns::open));
+  row("transport alone, opening connections", bare_new, range(bare, &TwoRuns::opening));
+  row("transport alone, connections open", bare_open, range(bare, &TwoRuns::open));
   std::printf("    stack / transport: %.3f opening connections, %.3f with them open\n",
               stack_new.wall_s / bare_new.wall_s, stack_open.wall_s / bare_open.wall_s);
   targets.push_back({"(d) evaluation: wall <= 1.10 x (items / in-flight) x delay",
