@@ -334,15 +334,14 @@ void bench_evaluation(Bench& bench, std::vector<Target>& targets) {
                                  s.eval_items);
         driver.run(s.in_flight);
       };
-      bare.push_back({measure(bench.server, run), measure(bench.server, run)});
+      bare.push_back({measure(bench.server, run), measure(bench.server, run)});  // in order
     }
     const tg::EnginePtr engine = bench.engine(s.in_flight, tg::make_transport(connections));
     const int first = 2 * round * s.eval_items;  // new questions: nothing repeats a request
     const auto run = [&](int from) {
       return measure(bench.server, [&] { wait_all(submit_items(engine, s.eval_items, from)); });
     };
-    const Measurement opening = run(first);
-    stack.push_back({opening, run(first + s.eval_items)});
+    stack.push_back({run(first), run(first + s.eval_items)});  // in order: a braced list
   }
   const auto median = [](const std::vector<TwoRuns>& runs, Measurement TwoRuns::*which) {
     std::vector<Measurement> picked;
