@@ -269,6 +269,47 @@ TEST(HttpTransportTest, SlowAnswerPastTheTotalTimeoutIsATimeout) {
   EXPECT_LT(ms_since(start), 2500);
 }
 
+// A request the sending thread starts itself (Note [Starting a request on the sender's thread])
+// must still have its timeout honoured by the I/O thread, whose wait for events was planned
+// before the request existed and lasts up to a second.
+TEST(HttpTransportTest, RequestsStartedBySendersTimeOutOnTime) {
+  FakeLlmServer server([](const RecordedRequest& r) {
+    FakeReply reply = fake::reply_for(r, "ok");
+    if (r.path == "/slow") reply.with_delay(2s);
+    return reply;
+  });
+  Transport transport;
+  HttpRequest slow = post(server.base_url() + "/slow");
+  slow.total_timeout_s = 0.1;
+  double waited_ms = 0;
+  for (int i = 0; i < 5; ++i) {
+    // A timeout closes its connection, so each slow request follows a fast one and reuses its
+    // connection: no socket event then wakes the I/O thread before the answer would.
+    ASSERT_TRUE(send_and_wait(transport, post(server.base_url() + "/fast")).ok());
+    std::this_thread::sleep_for(20ms);  // for the I/O thread to wait again, so we start it
+    const auto start = Clock::now();
+    const TransportResult result = send_and_wait(transport, slow);
+    waited_ms += ms_since(start);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error->kind, EngineErrorKind::kTimeout);
+  }
+  // Five timeouts of 100 ms; a missed wake-up makes each last the I/O thread's whole wait.
+  EXPECT_LT(waited_ms, 2000);
+}
+
+// The same for a transfer that ends while its sender starts it: its callback runs on the I/O
+// thread, which must learn of it at once.
+TEST(HttpTransportTest, RequestsThatFailWhileStartingAreReportedAtOnce) {
+  Transport transport;
+  const auto start = Clock::now();
+  for (int i = 0; i < 5; ++i) {
+    const TransportResult result = send_and_wait(transport, post("ftp://127.0.0.1/x"));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error->kind, EngineErrorKind::kBadRequest);
+  }
+  EXPECT_LT(ms_since(start), 2500);  // a missed wake-up costs up to a second each
+}
+
 TEST(HttpTransportTest, DroppedConnectionIsAConnectionError) {
   FakeLlmServer server([](const RecordedRequest&) { return fake::dropped_connection(); });
   Transport transport;

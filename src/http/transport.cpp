@@ -297,6 +297,10 @@ struct Transport::Impl {
   Impl& operator=(const Impl&) = delete;
 
   void run();
+  // Note [Starting a request on the sender's thread]. Any thread but the I/O thread. True
+  // when the transfer is running; false (and `transfer` untouched) when the I/O thread must
+  // start it.
+  bool start_here(TransferPtr& transfer);
   // Ends the I/O thread's wait. Any thread; safe until Impl is destroyed.
   void wake() const {
     const std::uint64_t one = 1;
@@ -313,10 +317,11 @@ struct Transport::Impl {
   std::mutex mutex;
   std::vector<TransferPtr> incoming;  // guarded by mutex
   bool stop_requested = false;        // guarded by mutex
-  std::thread::id io_thread;          // guarded by mutex
-  // Set when the I/O thread itself queued a request (from a callback): it then skips the
-  // wakeup, and the loop admits the request before it waits. I/O thread only.
-  bool queued_on_io_thread = false;
+  std::atomic<std::thread::id> io_thread{};
+  // The I/O thread waits for events, or is about to, and has seen `incoming` empty: a request
+  // queued now needs a wakeup. Guarded by mutex. A request queued while it is busy needs none:
+  // it looks at `incoming` again before it waits.
+  bool io_waiting = false;
 
  private:
   static int on_socket(CURL* easy, curl_socket_t socket, int what, void* user, void* assigned);
@@ -326,8 +331,10 @@ struct Transport::Impl {
   void unwatch(curl_socket_t socket);
   void close_fds();
   bool admit_incoming();
+  bool about_to_wait();
   void start_due();
   void start(TransferPtr transfer);
+  bool begin(Transfer& transfer);
   void run_curl_timer();
   void dispatch(const epoll_event& event);
   void collect_finished();
@@ -338,7 +345,12 @@ struct Transport::Impl {
   void release_easy(CURL* easy);
   CURLU* parsed_url(const std::string& url);
 
-  // I/O thread only.
+  // Everything below belongs to whoever holds loop_mutex_: the I/O thread, except while it
+  // waits for events, and then a sender (Note [Starting a request on the sender's thread]).
+  std::mutex loop_mutex_;
+  bool closed_ = false;         // the multi handle is gone: nothing more can start
+  Clock::time_point wakes_at_;  // when the I/O thread's current wait ends at the latest
+  int running_ = 0;             // transfers libcurl still runs, as of its last call
   std::multimap<Clock::time_point, TransferPtr> delayed_;
   std::unordered_map<CURL*, TransferPtr> active_;
   std::vector<TransferPtr> batch_;  // admit_incoming's buffer, kept for its capacity
@@ -433,21 +445,60 @@ void Transport::Impl::close_fds() {
 
 void Transport::Impl::run() {
   util::mark_must_not_block();  // Note [Threads that must not block]
-  {
-    std::lock_guard lock(mutex);
-    io_thread = std::this_thread::get_id();
-  }
+  io_thread = std::this_thread::get_id();
   std::vector<epoll_event> events(kMaxEvents);
+  std::unique_lock loop(loop_mutex_);
   while (admit_incoming()) {
     start_due();
     run_curl_timer();
     collect_finished();
-    // Requests the callbacks just queued start on the next round: only look for events now.
-    const int timeout_ms = queued_on_io_thread ? 0 : wait_timeout_ms();
+    const int timeout_ms = about_to_wait() ? wait_timeout_ms() : 0;
+    wakes_at_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    loop.unlock();
     const int ready = epoll_wait(epoll_fd, events.data(), kMaxEvents, timeout_ms);
+    loop.lock();
     for (int i = 0; i < ready; ++i) dispatch(events[static_cast<std::size_t>(i)]);
   }
   cancel_everything();
+}
+
+// Note [Starting a request on the sender's thread]
+// A request sent while the I/O thread waits for events used to cost two more thread switches
+// before it reached the wire: the sender wrote the eventfd, and the I/O thread woke, started the
+// transfer and went back to waiting. On our virtual machines a wake-up on another core costs
+// 20-25 us of CPU (docs/performance.md, "What a wake-up costs here"), and a program that sends
+// one request at a time paid it on every call. So a sender starts the transfer itself when
+// nothing is in flight: the I/O thread gives loop_mutex_ up only while it waits in epoll_wait,
+// and a sender that gets it (try_lock: a sender never waits for the I/O thread) adds its
+// transfer to the multi handle and lets libcurl send it. The sockets it uses join the epoll set
+// the I/O thread waits on, so the answer wakes the I/O thread as before, and the completion
+// callback runs there: a sender never runs callbacks.
+//
+// Only when nothing is in flight: in a burst, answers to the first requests arrive while the
+// sender starts the next ones, and the I/O thread would then sleep on loop_mutex_ and be woken
+// again, which costs what the sender saved (measured in docs/performance.md). The rest of a
+// burst is queued and costs one wake-up together, as before.
+//
+// Two things can need the I/O thread before its wait ends, and the sender then wakes it:
+// - libcurl asked for a timer that expires earlier (a total timeout shorter than the wait, a
+//   new connection's timers);
+// - a transfer ended while the sender drove libcurl (a URL it refuses fails at once), and its
+//   callback must run.
+// HttpTransportTest.RequestsStartedBySendersTimeOutOnTime and
+// HttpTransportTest.RequestsThatFailWhileStartingAreReportedAtOnce check both.
+bool Transport::Impl::start_here(TransferPtr& transfer) {
+  if (io_thread.load() == std::this_thread::get_id()) return false;
+  std::unique_lock loop(loop_mutex_, std::try_to_lock);
+  if (!loop.owns_lock() || closed_ || !active_.empty()) return false;
+  transfer->started = Clock::now();
+  if (!begin(*transfer)) return false;
+  pending.fetch_add(1);
+  CURL* easy = transfer->easy;
+  active_.emplace(easy, std::move(transfer));
+  run_curl_timer();  // adding the handle asked for a timeout of 0: this sends the request
+  const bool ended = static_cast<std::size_t>(running_) < active_.size();
+  if (ended || (curl_timer_ && *curl_timer_ < wakes_at_)) wake();
+  return true;
 }
 
 void Transport::Impl::dispatch(const epoll_event& event) {
@@ -465,16 +516,22 @@ void Transport::Impl::dispatch(const epoll_event& event) {
   if ((event.events & (EPOLLIN | EPOLLHUP)) != 0) action |= CURL_CSELECT_IN;
   if ((event.events & EPOLLOUT) != 0) action |= CURL_CSELECT_OUT;
   if ((event.events & EPOLLERR) != 0) action |= CURL_CSELECT_ERR;
-  int running = 0;
-  curl_multi_socket_action(multi, event.data.fd, action, &running);
+  curl_multi_socket_action(multi, event.data.fd, action, &running_);
 }
 
 void Transport::Impl::run_curl_timer() {
   if (!curl_timer_ || *curl_timer_ > Clock::now()) return;
   // Cleared first: libcurl sets the next deadline from inside the call.
   curl_timer_.reset();
-  int running = 0;
-  curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running_);
+}
+
+// False when requests were queued since the round began (the callbacks' follow-ups among them):
+// they start in the next round, and the wait only looks for events.
+bool Transport::Impl::about_to_wait() {
+  std::lock_guard lock(mutex);
+  io_waiting = incoming.empty() && !stop_requested;
+  return io_waiting;
 }
 
 // Moves newly sent requests onto the I/O thread; false once shutdown was requested.
@@ -483,7 +540,7 @@ bool Transport::Impl::admit_incoming() {
     std::lock_guard lock(mutex);
     if (stop_requested) return false;
     batch_.swap(incoming);
-    queued_on_io_thread = false;
+    io_waiting = false;
   }
   const Clock::time_point now = Clock::now();
   for (TransferPtr& transfer : batch_) {
@@ -561,12 +618,7 @@ CURLU* Transport::Impl::parsed_url(const std::string& url) {
 
 void Transport::Impl::start(TransferPtr transfer) {
   transfer->started = Clock::now();
-  transfer->easy = acquire_easy();
-  if (transfer->easy != nullptr) {
-    configure_transfer(transfer->easy, *transfer, parsed_url(transfer->request->url), options);
-  }
-  if (transfer->easy == nullptr || curl_multi_add_handle(multi, transfer->easy) != CURLM_OK) {
-    release_easy(std::exchange(transfer->easy, nullptr));
+  if (!begin(*transfer)) {
     const std::string origin = origin_of(transfer->request->url);
     finish(std::move(transfer), {{},
                                  TransportError{EngineErrorKind::kConnection,
@@ -575,6 +627,19 @@ void Transport::Impl::start(TransferPtr transfer) {
   }
   CURL* easy = transfer->easy;
   active_.emplace(easy, std::move(transfer));
+}
+
+// Gives the transfer an easy handle and adds it to the multi handle; false if either failed.
+bool Transport::Impl::begin(Transfer& transfer) {
+  transfer.easy = acquire_easy();
+  if (transfer.easy != nullptr) {
+    configure_transfer(transfer.easy, transfer, parsed_url(transfer.request->url), options);
+  }
+  if (transfer.easy == nullptr || curl_multi_add_handle(multi, transfer.easy) != CURLM_OK) {
+    release_easy(std::exchange(transfer.easy, nullptr));
+    return false;
+  }
+  return true;
 }
 
 void Transport::Impl::collect_finished() {
@@ -644,6 +709,7 @@ void Transport::Impl::cancel_everything() {
   }
   curl_multi_cleanup(multi);
   multi = nullptr;
+  closed_ = true;
 }
 
 void Transport::Impl::finish(TransferPtr transfer, TransportResult result) {
@@ -686,19 +752,14 @@ void Transport::send(std::shared_ptr<const HttpRequest> request, TransportCallba
   transfer->request = std::move(request);
   transfer->done = std::move(done);
   transfer->due = Clock::now() + delay;
+  if (delay.count() <= 0 && impl_->start_here(transfer)) return;
   {
     std::lock_guard lock(impl_->mutex);
     if (!impl_->stop_requested) {
       impl_->pending.fetch_add(1);
-      // One wakeup covers every request queued before the I/O thread takes the batch, and the
-      // I/O thread needs none for what its own callbacks send.
-      const bool wake = impl_->incoming.empty();
       impl_->incoming.push_back(std::move(transfer));
-      if (std::this_thread::get_id() == impl_->io_thread) {
-        impl_->queued_on_io_thread = true;
-      } else if (wake) {
-        impl_->wake();
-      }
+      // One wakeup covers every request queued until the I/O thread takes the batch.
+      if (std::exchange(impl_->io_waiting, false)) impl_->wake();
       return;
     }
   }

@@ -55,7 +55,9 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   // Queues the request and returns at once. `delay` postpones the start (retry backoff)
-  // without occupying any thread. After shutdown began, `done` runs inline with kCancelled.
+  // without occupying any thread. When nothing is in flight and the I/O thread is idle, the
+  // calling thread starts the request itself rather than waking it (it never waits for the I/O
+  // thread; `done` still runs there). After shutdown began, `done` runs inline with kCancelled.
   void send(HttpRequest request, TransportCallback done,
             std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   // The same for a request the caller keeps (retries send it again without copying it).
