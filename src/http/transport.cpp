@@ -309,7 +309,7 @@ struct Transport::Impl {
   }
 
   const TransportOptions options;
-  CURLM* multi = nullptr;
+  CURLM* multi = nullptr;  // with loop_mutex_ held; null once the transport shut down
   int epoll_fd = -1;
   int wake_fd = -1;  // an eventfd in the epoll set
   std::atomic<std::size_t> pending{0};
@@ -334,7 +334,7 @@ struct Transport::Impl {
   bool about_to_wait();
   void start_due();
   void start(TransferPtr transfer);
-  bool begin(Transfer& transfer);
+  bool begin(TransferPtr& transfer);
   void run_curl_timer();
   void dispatch(const epoll_event& event);
   void collect_finished();
@@ -348,7 +348,6 @@ struct Transport::Impl {
   // Everything below belongs to whoever holds loop_mutex_: the I/O thread, except while it
   // waits for events, and then a sender (Note [Starting a request on the sender's thread]).
   std::mutex loop_mutex_;
-  bool closed_ = false;         // the multi handle is gone: nothing more can start
   Clock::time_point wakes_at_;  // when the I/O thread's current wait ends at the latest
   int running_ = 0;             // transfers libcurl still runs, as of its last call
   std::multimap<Clock::time_point, TransferPtr> delayed_;
@@ -489,12 +488,10 @@ void Transport::Impl::run() {
 bool Transport::Impl::start_here(TransferPtr& transfer) {
   if (io_thread.load() == std::this_thread::get_id()) return false;
   std::unique_lock loop(loop_mutex_, std::try_to_lock);
-  if (!loop.owns_lock() || closed_ || !active_.empty()) return false;
-  transfer->started = Clock::now();
-  if (!begin(*transfer)) return false;
+  // No multi handle: the transport shut down, and send() reports that.
+  if (!loop.owns_lock() || multi == nullptr || !active_.empty()) return false;
+  if (!begin(transfer)) return false;
   pending.fetch_add(1);
-  CURL* easy = transfer->easy;
-  active_.emplace(easy, std::move(transfer));
   run_curl_timer();  // adding the handle asked for a timeout of 0: this sends the request
   const bool ended = static_cast<std::size_t>(running_) < active_.size();
   if (ended || (curl_timer_ && *curl_timer_ < wakes_at_)) wake();
@@ -617,28 +614,28 @@ CURLU* Transport::Impl::parsed_url(const std::string& url) {
 }
 
 void Transport::Impl::start(TransferPtr transfer) {
-  transfer->started = Clock::now();
-  if (!begin(*transfer)) {
+  if (!begin(transfer)) {
     const std::string origin = origin_of(transfer->request->url);
     finish(std::move(transfer), {{},
                                  TransportError{EngineErrorKind::kConnection,
                                                 "could not start a request to " + origin, true}});
-    return;
   }
-  CURL* easy = transfer->easy;
-  active_.emplace(easy, std::move(transfer));
 }
 
-// Gives the transfer an easy handle and adds it to the multi handle; false if either failed.
-bool Transport::Impl::begin(Transfer& transfer) {
-  transfer.easy = acquire_easy();
-  if (transfer.easy != nullptr) {
-    configure_transfer(transfer.easy, transfer, parsed_url(transfer.request->url), options);
+// Gives the transfer an easy handle, adds it to the multi handle and takes it into active_;
+// false (and `transfer` kept) if it could not start.
+bool Transport::Impl::begin(TransferPtr& transfer) {
+  transfer->started = Clock::now();
+  CURL* easy = acquire_easy();
+  if (easy != nullptr) {
+    configure_transfer(easy, *transfer, parsed_url(transfer->request->url), options);
   }
-  if (transfer.easy == nullptr || curl_multi_add_handle(multi, transfer.easy) != CURLM_OK) {
-    release_easy(std::exchange(transfer.easy, nullptr));
+  if (easy == nullptr || curl_multi_add_handle(multi, easy) != CURLM_OK) {
+    release_easy(easy);
     return false;
   }
+  transfer->easy = easy;
+  active_.emplace(easy, std::move(transfer));
   return true;
 }
 
@@ -709,7 +706,6 @@ void Transport::Impl::cancel_everything() {
   }
   curl_multi_cleanup(multi);
   multi = nullptr;
-  closed_ = true;
 }
 
 void Transport::Impl::finish(TransferPtr transfer, TransportResult result) {
