@@ -1,8 +1,14 @@
 // The fake LLM server of the benchmarks, in a child process: the CPU a benchmark measures with
-// getrusage or wait4 is then the client's alone. The parent steers the child (the answer
-// delay) and reads its counters (requests, peak in flight) through MAP_SHARED memory.
+// getrusage or wait4 is then the client's alone. The parent sets the answer delay and reads the
+// request count through MAP_SHARED memory, and asks for the peak in flight over a pipe.
+//
+// The child's main thread sleeps in read() until the parent asks for something, so a waiting
+// server spends no CPU on the two cores the client shares with it. (It used to copy the peak
+// out every millisecond: a thousand wake-ups a second beside every measurement.)
 #pragma once
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -17,7 +23,6 @@
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "support/fake_llm_server.h"
 
@@ -26,6 +31,7 @@ namespace tg::bench {
 // Answers one request; runs in the child, on the server's threads.
 using Answer = std::function<fake::FakeReply(const fake::RecordedRequest&)>;
 
+// Not thread-safe: one thread of the parent steers the child.
 class ServerProcess {
  public:
   // Forks the child, which serves `answer` (delayed by set_delay()) with `threads` threads.
@@ -35,25 +41,31 @@ class ServerProcess {
         mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
     shared_ = new (memory) Shared();
-    int fds[2];
-    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    int commands[2];
+    int replies[2];
+    // Close-on-exec: a program the benchmark starts later must not hold the command pipe open.
+    if (pipe2(commands, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
     std::fflush(nullptr);
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-      close(fds[0]);
-      run_child(*shared_, fds[1], threads, answer);
+      close(commands[1]);
+      close(replies[0]);
+      run_child(*shared_, commands[0], replies[1], threads, answer);
     }
-    close(fds[1]);
-    if (read(fds[0], &port_, sizeof port_) != sizeof port_) {
-      throw std::runtime_error("the server child did not start");
-    }
-    close(fds[0]);
+    close(commands[0]);
+    close(replies[1]);
+    commands_ = commands[1];
+    replies_ = replies[0];
+    port_ = read_int(replies_, "the server child did not start");
   }
 
   ~ServerProcess() {
-    shared_->stop.store(1);
+    close(commands_);  // the child reads end-of-file and stops
     waitpid(pid_, nullptr, 0);
+    close(replies_);
     munmap(shared_, sizeof(Shared));
   }
 
@@ -64,32 +76,54 @@ class ServerProcess {
   void set_delay(int ms) { shared_->delay_ms.store(ms); }
   std::int64_t requests() const { return shared_->requests.load(); }
 
-  void reset_peak() {
-    shared_->reset_peak.store(1);
-    while (shared_->reset_peak.load()) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-
-  // Waits for two fresh copies, so the value covers everything that happened before the call.
-  int peak() const {
-    const std::int64_t seen = shared_->copies.load();
-    while (shared_->copies.load() < seen + 2) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return shared_->peak_in_flight.load();
-  }
+  // Both return once the child has done it, so they cover everything that happened before.
+  void reset_peak() { ask('r'); }
+  int peak() const { return ask('p'); }
 
  private:
   struct Shared {
     std::atomic<int> delay_ms{0};
     std::atomic<std::int64_t> requests{0};
-    std::atomic<int> peak_in_flight{0};
-    std::atomic<std::int64_t> copies{0};  // bumped after every copy of peak_in_flight
-    std::atomic<int> reset_peak{0};       // the parent sets it, the child clears it once done
-    std::atomic<int> stop{0};
   };
   static_assert(std::atomic<std::int64_t>::is_always_lock_free, "shared across processes");
 
-  [[noreturn]] static void run_child(Shared& shared, int port_fd, int threads,
+  static bool write_all(int fd, const void* data, std::size_t size) {
+    const char* at = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = write(fd, at, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      at += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  // False at end-of-file or on an error.
+  static bool read_all(int fd, void* data, std::size_t size) {
+    char* at = static_cast<char*>(data);
+    while (size > 0) {
+      const ssize_t n = read(fd, at, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      at += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  static int read_int(int fd, const char* failure) {
+    int value = 0;
+    if (!read_all(fd, &value, sizeof value)) throw std::runtime_error(failure);
+    return value;
+  }
+
+  int ask(char command) const {
+    if (!write_all(commands_, &command, 1)) throw std::runtime_error("the server child is gone");
+    return read_int(replies_, "the server child did not answer");
+  }
+
+  [[noreturn]] static void run_child(Shared& shared, int commands, int replies, int threads,
                                      const Answer& answer) try {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed parent
     {
@@ -101,17 +135,14 @@ class ServerProcess {
           threads);
       server.set_keep_requests(false);  // a benchmark sends tens of thousands
       const int port = server.port();
-      if (write(port_fd, &port, sizeof port) != sizeof port) _exit(1);
-      close(port_fd);
-      // The script cannot see when an answer leaves (the delay runs after it), so the
-      // server's own peak counter is copied out instead.
-      while (!shared.stop.load()) {
-        const bool reset = shared.reset_peak.load() != 0;
-        if (reset) server.reset_peak();
-        shared.peak_in_flight.store(server.peak_in_flight());
-        shared.copies.fetch_add(1);
-        if (reset) shared.reset_peak.store(0);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (!write_all(replies, &port, sizeof port)) _exit(1);
+      // The script cannot see when an answer leaves (the delay runs after it), so the peak
+      // comes from the server's own counter.
+      char command = 0;
+      while (read_all(commands, &command, 1)) {
+        if (command == 'r') server.reset_peak();
+        const int reply = command == 'p' ? server.peak_in_flight() : 0;
+        if (!write_all(replies, &reply, sizeof reply)) break;
       }
     }
     _exit(0);
@@ -124,6 +155,8 @@ class ServerProcess {
   Shared* shared_ = nullptr;
   pid_t pid_ = -1;
   int port_ = 0;
+  int commands_ = -1;
+  int replies_ = -1;
 };
 
 }  // namespace tg::bench
