@@ -255,6 +255,37 @@ TEST(HttpTransportTest, ConnectionRefusedIsARetryableConnectionError) {
   EXPECT_EQ(result.error->message.find("SECRET"), std::string::npos);
 }
 
+// Requests queued while another is in flight are started by the I/O thread, which polls a
+// new connection at once (Note [Sending on a new connection at once]): a refused connect must
+// be reported there too, at once, and leave the request in flight alone.
+TEST(HttpTransportTest, RefusedConnectsStartedBesideARequestInFlightFailAtOnce) {
+  FakeLlmServer server(
+      [](const RecordedRequest& r) { return fake::reply_for(r, "slow").with_delay(2s); });
+  Transport transport;
+  std::promise<TransportResult> slow_promise;
+  auto slow = slow_promise.get_future();
+  transport.send(post(server.base_url() + "/v1/chat/completions"),
+                 [&](TransportResult result) { slow_promise.set_value(std::move(result)); });
+  const std::string refused = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/x";
+  constexpr int kRefused = 5;
+  std::vector<std::promise<TransportResult>> promises(kRefused);
+  const auto start = Clock::now();
+  for (auto& promise : promises) {
+    transport.send(post(refused),
+                   [&promise](TransportResult result) { promise.set_value(std::move(result)); });
+  }
+  for (auto& promise : promises) {
+    const TransportResult result = promise.get_future().get();
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error->kind, EngineErrorKind::kConnection);
+  }
+  EXPECT_LT(ms_since(start), 1500);  // the answer in flight takes 2 s
+  EXPECT_EQ(slow.wait_for(0ms), std::future_status::timeout);
+  const TransportResult answer = slow.get();
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer.response.status, 200);
+}
+
 TEST(HttpTransportTest, SlowAnswerPastTheTotalTimeoutIsATimeout) {
   FakeLlmServer server(
       [](const RecordedRequest& r) { return fake::reply_for(r, "late").with_delay(3s); });

@@ -4,12 +4,12 @@
 #include "util/text.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cctype>
 #include <charconv>
@@ -337,7 +337,7 @@ struct Transport::Impl {
   void start(TransferPtr transfer);
   bool begin(TransferPtr& transfer);
   void run_curl_timer();
-  void send_if_connected();
+  void send_if_connected(curl_socket_t socket);
   void dispatch(const epoll_event& event);
   void collect_finished();
   int wait_timeout_ms() const;
@@ -352,7 +352,9 @@ struct Transport::Impl {
   std::mutex loop_mutex_;
   Clock::time_point wakes_at_;  // when the I/O thread's current wait ends at the latest
   int running_ = 0;             // transfers libcurl still runs, as of its last call
-  bool connecting_ = false;     // a socket joined the set to wait for its connect
+  // The last socket that joined the set to wait for its connect. Only start() reads it, right
+  // after clearing it (a sender's start_here() may leave it set).
+  curl_socket_t connecting_ = CURL_SOCKET_BAD;
   std::multimap<Clock::time_point, TransferPtr> delayed_;
   std::unordered_map<CURL*, TransferPtr> active_;
   std::vector<TransferPtr> batch_;  // admit_incoming's buffer, kept for its capacity
@@ -409,7 +411,7 @@ int Transport::Impl::on_socket(CURL* /*easy*/, curl_socket_t socket, int what, v
 
 void Transport::Impl::watch(curl_socket_t socket, std::uint32_t events) {
   const auto [found, added] = watched_.try_emplace(socket);
-  if (added && (events & EPOLLOUT) != 0) connecting_ = true;
+  if (added && (events & EPOLLOUT) != 0) connecting_ = socket;
   Watched& watched = found->second;
   watched.idle = false;
   if (!added && watched.events == events) return;
@@ -625,9 +627,9 @@ void Transport::Impl::start(TransferPtr transfer) {
                                                 "could not start a request to " + origin, true}});
     return;
   }
-  connecting_ = false;
+  connecting_ = CURL_SOCKET_BAD;
   run_curl_timer();  // sends the request on a reused connection, or starts a connect
-  if (connecting_) send_if_connected();
+  if (connecting_ != CURL_SOCKET_BAD) send_if_connected(connecting_);
 }
 
 // Note [Sending on a new connection at once]
@@ -636,18 +638,23 @@ void Transport::Impl::start(TransferPtr transfer) {
 // libcurl run them in one pass, so a burst that needed new connections (a large evaluation's
 // first wave: 256 of them) connected every socket before it sent any request, and the server
 // could start on none of them until the last connect was made. Now start() runs each transfer
-// as soon as it is added, and when that began a connect it asks epoll at once, without waiting,
-// whether the socket is writable: to a server on this machine or nearby it already is, and the
-// request goes out before the next transfer starts, so the server works on the first requests
-// while the client still opens connections for the others. Where the connect takes a round
-// trip, the look finds nothing and the loop's wait sees the socket as before. The events it
-// finds for other sockets are handled as the loop would have. On reused connections libcurl
-// sends in the first pass anyway; they pay one curl_multi_socket_action() a transfer instead
-// of one a batch (about 1 k instructions). Measured in docs/performance.md.
-void Transport::Impl::send_if_connected() {
-  std::array<epoll_event, 8> ready{};
-  const int count = epoll_wait(epoll_fd, ready.data(), static_cast<int>(ready.size()), 0);
-  for (int i = 0; i < count; ++i) dispatch(ready[static_cast<std::size_t>(i)]);
+// as soon as it is added, and when that began a connect it polls the new socket at once,
+// without waiting: to a server on this machine or nearby the connect is already done (or
+// refused), the socket is handled as the loop would handle its event, and the request goes out
+// before the next transfer starts, so the server works on the first requests while the client
+// still opens connections for the others. Where the connect takes a round trip, the poll finds
+// nothing and the loop's wait sees the socket as before. On reused connections libcurl sends
+// in the first pass anyway; they pay one curl_multi_socket_action() a transfer instead of one a
+// batch (about 1 k instructions). Measured in docs/performance.md.
+void Transport::Impl::send_if_connected(curl_socket_t socket) {
+  pollfd polled{socket, POLLOUT, 0};
+  if (::poll(&polled, 1, 0) != 1) return;
+  epoll_event event{};
+  event.data.fd = socket;
+  if ((polled.revents & POLLOUT) != 0) event.events |= EPOLLOUT;
+  if ((polled.revents & POLLERR) != 0) event.events |= EPOLLERR;
+  if ((polled.revents & POLLHUP) != 0) event.events |= EPOLLHUP;
+  dispatch(event);
 }
 
 // Gives the transfer an easy handle, adds it to the multi handle and takes it into active_;
