@@ -1,17 +1,17 @@
 // The fake LLM server of the benchmarks, in a child process: the CPU a benchmark measures with
 // getrusage or wait4 is then the client's alone. The parent sets the answer delay and reads the
-// request count through MAP_SHARED memory, and asks for the peak in flight over a pipe.
+// request count through MAP_SHARED memory, and asks for the peak in flight over a socket pair.
 //
-// The child's main thread sleeps in read() until the parent asks for something, so a waiting
+// The child's main thread sleeps in recv() until the parent asks for something, so a waiting
 // server spends no CPU on the two cores the client shares with it. (It used to copy the peak
 // out every millisecond: a thousand wake-ups a second beside every measurement.)
 #pragma once
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,7 +31,8 @@ namespace tg::bench {
 // Answers one request; runs in the child, on the server's threads.
 using Answer = std::function<fake::FakeReply(const fake::RecordedRequest&)>;
 
-// Not thread-safe: one thread of the parent steers the child.
+// Not thread-safe: one thread of the parent steers the child. One at a time: a second child
+// would inherit the first one's end of the channel, and the first would then never see it close.
 class ServerProcess {
  public:
   // Forks the child, which serves `answer` (delayed by set_delay()) with `threads` threads.
@@ -41,33 +42,32 @@ class ServerProcess {
         mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
     shared_ = new (memory) Shared();
-    int commands[2];
-    int replies[2];
-    // Close-on-exec: a program the benchmark starts later must not hold the command pipe open.
-    if (pipe2(commands, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0) {
-      throw std::runtime_error("pipe failed");
+    try {
+      int ends[2];
+      // Close-on-exec: a program the benchmark starts later must not hold the channel open.
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+        throw std::runtime_error("socketpair failed");
+      }
+      channel_ = ends[0];
+      std::fflush(nullptr);
+      pid_ = fork();
+      if (pid_ < 0) {
+        close(ends[1]);
+        throw std::runtime_error("fork failed");
+      }
+      if (pid_ == 0) {
+        close(ends[0]);
+        run_child(*shared_, ends[1], threads, answer);
+      }
+      close(ends[1]);
+      port_ = read_int("the server child did not start");
+    } catch (...) {
+      stop();
+      throw;
     }
-    std::fflush(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      close(commands[1]);
-      close(replies[0]);
-      run_child(*shared_, commands[0], replies[1], threads, answer);
-    }
-    close(commands[0]);
-    close(replies[1]);
-    commands_ = commands[1];
-    replies_ = replies[0];
-    port_ = read_int(replies_, "the server child did not start");
   }
 
-  ~ServerProcess() {
-    close(commands_);  // the child reads end-of-file and stops
-    waitpid(pid_, nullptr, 0);
-    close(replies_);
-    munmap(shared_, sizeof(Shared));
-  }
+  ~ServerProcess() { stop(); }
 
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -87,10 +87,11 @@ class ServerProcess {
   };
   static_assert(std::atomic<std::int64_t>::is_always_lock_free, "shared across processes");
 
+  // MSG_NOSIGNAL: a child that died is an error to report, not a SIGPIPE that kills us.
   static bool write_all(int fd, const void* data, std::size_t size) {
     const char* at = static_cast<const char*>(data);
     while (size > 0) {
-      const ssize_t n = write(fd, at, size);
+      const ssize_t n = send(fd, at, size, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       at += n;
@@ -103,7 +104,7 @@ class ServerProcess {
   static bool read_all(int fd, void* data, std::size_t size) {
     char* at = static_cast<char*>(data);
     while (size > 0) {
-      const ssize_t n = read(fd, at, size);
+      const ssize_t n = recv(fd, at, size, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       at += n;
@@ -112,18 +113,28 @@ class ServerProcess {
     return true;
   }
 
-  static int read_int(int fd, const char* failure) {
+  int read_int(const char* failure) const {
     int value = 0;
-    if (!read_all(fd, &value, sizeof value)) throw std::runtime_error(failure);
+    if (!read_all(channel_, &value, sizeof value)) throw std::runtime_error(failure);
     return value;
   }
 
   int ask(char command) const {
-    if (!write_all(commands_, &command, 1)) throw std::runtime_error("the server child is gone");
-    return read_int(replies_, "the server child did not answer");
+    if (!write_all(channel_, &command, 1)) throw std::runtime_error("the server child is gone");
+    return read_int("the server child did not answer");
   }
 
-  [[noreturn]] static void run_child(Shared& shared, int commands, int replies, int threads,
+  // Closing the channel stops the child: it reads end-of-file.
+  void stop() {
+    if (channel_ >= 0) close(channel_);
+    if (pid_ > 0) {
+      while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    munmap(shared_, sizeof(Shared));
+  }
+
+  [[noreturn]] static void run_child(Shared& shared, int channel, int threads,
                                      const Answer& answer) try {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed parent
     {
@@ -135,14 +146,14 @@ class ServerProcess {
           threads);
       server.set_keep_requests(false);  // a benchmark sends tens of thousands
       const int port = server.port();
-      if (!write_all(replies, &port, sizeof port)) _exit(1);
+      if (!write_all(channel, &port, sizeof port)) _exit(1);
       // The script cannot see when an answer leaves (the delay runs after it), so the peak
       // comes from the server's own counter.
       char command = 0;
-      while (read_all(commands, &command, 1)) {
+      while (read_all(channel, &command, 1)) {
         if (command == 'r') server.reset_peak();
         const int reply = command == 'p' ? server.peak_in_flight() : 0;
-        if (!write_all(replies, &reply, sizeof reply)) break;
+        if (!write_all(channel, &reply, sizeof reply)) break;
       }
     }
     _exit(0);
@@ -155,8 +166,7 @@ class ServerProcess {
   Shared* shared_ = nullptr;
   pid_t pid_ = -1;
   int port_ = 0;
-  int commands_ = -1;
-  int replies_ = -1;
+  int channel_ = -1;  // the parent's end of the socket pair
 };
 
 }  // namespace tg::bench
