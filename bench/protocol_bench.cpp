@@ -33,8 +33,9 @@
 // page faults per call, which a growing heap drives;
 // beside it, interleaved, `textgrad eval --split all --max-in-flight 1`, a chain of single
 // calls each submitted from the completion of the one before, and the ratio of the two; and
-// the CPU of training steps at the margin: the difference between runs of 120 and 60 steps,
-// per call, which leaves out what a run pays once.
+// both at the margin: the difference between runs of 120 and 60 steps, and of 250 and 50
+// items, per call, which leaves out what a run pays once (start-up moves by milliseconds from
+// run to run, tens of microseconds a call over 250 calls), and their ratio.
 //
 // The server runs in a forked child process before this process starts any thread; the CLI is
 // started with fork + execv. It is a measurement, not a test: the exit code is 0 whatever the
@@ -77,7 +78,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kSteps = 12;
-constexpr int kTrainingSteps = 60;  // the training-only row: about 600 calls
+constexpr int kTrainingSteps = 60;     // the training-only row: about 600 calls
+constexpr int kSerialEvalItems = 250;  // the serial eval row: all of object_counting
+constexpr int kShortSerialEval = 50;   // its shorter run, for the margin
 constexpr int kTrainRoundsPerStep = 4;
 constexpr int kTrainCallsPerStep = 10;
 constexpr int kEvalItems = 100;  // validation and test each
@@ -228,12 +231,12 @@ class Protocol {
     return run;
   }
 
-  // All 250 items evaluated one call at a time: each call is submitted from the completion of
-  // the one before, on the transport's thread.
-  Run serial_eval() {
+  // The first `items` of all 250 evaluated one call at a time: each call is submitted from the
+  // completion of the one before, on the transport's thread.
+  Run serial_eval(int items) {
     return spawn({TEXTGRAD_CLI_PATH, "eval", "--task", "object_counting", "--split", "all",
-                  "--engine", "openai/mock-model", "--no-cache", "--quiet", "--data-dir",
-                  TEXTGRAD_DATA_DIR, "--max-in-flight", "1"},
+                  "--size", std::to_string(items), "--engine", "openai/mock-model", "--no-cache",
+                  "--quiet", "--data-dir", TEXTGRAD_DATA_DIR, "--max-in-flight", "1"},
                  env_, dir_ + "/eval.log", server_);
   }
 
@@ -268,6 +271,18 @@ long threads_created(const std::string& summary_path) {
 
 bool have_strace() { return access("/usr/bin/strace", X_OK) == 0; }
 
+// CPU a call between the medians of a shorter and a longer run of the same work; printed.
+double margin(const std::string& what, const std::vector<Run>& shorter_runs,
+              const std::vector<Run>& longer_runs) {
+  const Run shorter = median_by(shorter_runs, [](const Run& r) { return r.cpu_s(); });
+  const Run longer = median_by(longer_runs, [](const Run& r) { return r.cpu_s(); });
+  const std::int64_t more_calls = longer.calls - shorter.calls;
+  const double us = more_calls > 0 ? (longer.cpu_s() - shorter.cpu_s()) * 1e6 / more_calls : 0;
+  std::printf("%s: %lld more calls, %.1f us/call\n", what.c_str(),
+              static_cast<long long>(more_calls), us);
+  return us;
+}
+
 // Prompt-optimization training steps alone (no validation, no test) at 0 ms: their calls carry
 // the longest requests (feedback and update prompts) and run a few at a time.
 void print_training_row(const Settings& s, Protocol& protocol, const Run& start) {
@@ -278,10 +293,12 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
   std::vector<Run> trainings;
   std::vector<Run> longer_trainings;
   std::vector<Run> evals;
+  std::vector<Run> short_evals;
   for (int i = 0; i < s.runs; ++i) {  // interleaved: all see the same machine
     trainings.push_back(protocol.optimize(32, "pipelined", {}, training));
     longer_trainings.push_back(protocol.optimize(32, "pipelined", {}, longer));
-    evals.push_back(protocol.serial_eval());
+    evals.push_back(protocol.serial_eval(kSerialEvalItems));
+    short_evals.push_back(protocol.serial_eval(kShortSerialEval));
   }
   auto print = [&](const char* what, const std::vector<Run>& runs) {
     const Run f = median_by(runs, [](const Run& r) { return r.cpu_s(); });
@@ -300,17 +317,23 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
       fmt::format("training steps only (--steps {} --val-size 0 --test-size 0)", kTrainingSteps)
           .c_str(),
       trainings);
-  const double eval_us = print("eval of all 250 items at --max-in-flight 1", evals);
+  const double eval_us = print(
+      fmt::format("eval of all {} items at --max-in-flight 1", kSerialEvalItems).c_str(), evals);
   std::printf("training / serial eval: %.2f\n", eval_us > 0 ? train_us / eval_us : 0);
   tg::bench::print_handoffs("");
-  // What one more training call costs, without what a run pays once (its start, the engines,
-  // the trace's schema, the reports' fixed part): the difference of two run lengths.
-  const Run shorter = median_by(trainings, [](const Run& r) { return r.cpu_s(); });
-  const Run longest = median_by(longer_trainings, [](const Run& r) { return r.cpu_s(); });
-  const std::int64_t more_calls = longest.calls - shorter.calls;
-  std::printf("training steps at the margin (%d steps against %d): %lld more calls, %.1f us/call\n",
-              2 * kTrainingSteps, kTrainingSteps, static_cast<long long>(more_calls),
-              more_calls > 0 ? (longest.cpu_s() - shorter.cpu_s()) * 1e6 / more_calls : 0);
+  // What one more call costs, without what a run pays once (its start, the engines, the
+  // trace's schema, the reports' fixed part): the difference of two run lengths. Start-up
+  // moves by milliseconds from run to run, which is tens of microseconds a call over a run of
+  // 250, so the margins are the steadier comparison.
+  const double train_margin =
+      margin(fmt::format("training steps at the margin ({} steps against {})", 2 * kTrainingSteps,
+                         kTrainingSteps),
+             trainings, longer_trainings);
+  const double eval_margin = margin(fmt::format("serial eval at the margin ({} items against {})",
+                                                kSerialEvalItems, kShortSerialEval),
+                                    short_evals, evals);
+  std::printf("training / serial eval at the margin: %.2f\n",
+              eval_margin > 0 ? train_margin / eval_margin : 0);
 }
 
 void run(const Settings& s) {
