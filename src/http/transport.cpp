@@ -425,6 +425,7 @@ void Transport::Impl::watch(curl_socket_t socket, std::uint32_t events) {
 }
 
 void Transport::Impl::unwatch(curl_socket_t socket) {
+  if (socket == connecting_) connecting_ = CURL_SOCKET_BAD;  // closing: nothing to send on
   if (watched_.erase(socket) != 0) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, socket, nullptr);
 }
 
