@@ -1,6 +1,8 @@
 // Anthropic Messages codec.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "engine/providers/codec.h"
 #include "engine/providers/codec_common.h"
 #include "provider_codec_test_util.h"
@@ -196,6 +198,15 @@ TEST_F(AnthropicCodecTest, CacheTokensCountAsInput) {
       "text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":3,
       "cache_creation_input_tokens":100,"cache_read_input_tokens":1000}})");
   EXPECT_EQ(response.usage, (Usage{1110, 3, 1000}));
+}
+
+// A hostile answer's counts near int64's limit are held there, not overflowed when summed
+// (found by the anthropic_decode fuzz target under UBSan).
+TEST_F(AnthropicCodecTest, HugeCountsSaturateInsteadOfOverflowing) {
+  Response response = decode(R"({"type":"message","model":"m","content":[{"type":"text",
+      "text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":20,"output_tokens":3,
+      "cache_read_input_tokens":9223372036854775807}})");
+  EXPECT_EQ(response.usage.input_tokens, std::numeric_limits<std::int64_t>::max());
 }
 
 TEST_F(AnthropicCodecTest, UnknownStopReasonWithTextIsAccepted) {

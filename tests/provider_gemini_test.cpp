@@ -1,6 +1,8 @@
 // Gemini generateContent codec.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "engine/providers/codec.h"
 #include "engine/providers/codec_common.h"
 #include "provider_codec_test_util.h"
@@ -199,6 +201,13 @@ TEST_F(GeminiCodecTest, UsageWithCacheAndThoughts) {
       "totalTokenCount":1025}})");
   EXPECT_EQ(response.usage, (Usage{1000, 25, 800}));
   EXPECT_EQ(response.model, "");
+}
+
+TEST_F(GeminiCodecTest, HugeCountsSaturateInsteadOfOverflowing) {
+  Response response = decode(R"({"candidates":[{"content":{"parts":[{"text":"ok"}]},
+      "finishReason":"STOP"}],"usageMetadata":{"candidatesTokenCount":5,
+      "thoughtsTokenCount":9223372036854775807}})");
+  EXPECT_EQ(response.usage.output_tokens, std::numeric_limits<std::int64_t>::max());
 }
 
 TEST_F(GeminiCodecTest, UnknownFinishReasonWithTextIsAccepted) {

@@ -44,7 +44,7 @@ Usage read_usage(const Json& usage) {
   const std::int64_t cache_write = count_field(usage, "cache_creation_input_tokens");
   const std::int64_t cache_read = count_field(usage, "cache_read_input_tokens");
   // input_tokens counts only the uncached remainder of the prompt.
-  out.input_tokens = count_field(usage, "input_tokens") + cache_write + cache_read;
+  out.input_tokens = add_counts({count_field(usage, "input_tokens"), cache_write, cache_read});
   out.output_tokens = count_field(usage, "output_tokens");
   out.cached_input_tokens = cache_read;
   return out;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -93,6 +94,19 @@ std::int64_t count_field(const Json& object, const char* key) {
   if (it == object.end() || !it->is_number()) return 0;
   return it->is_number_float() ? count_from_float(it->template get<double>())
                                : it->template get<std::int64_t>();
+}
+
+// Counts from an answer added up, held to int64's range: a hostile answer's huge counts must
+// not overflow (undefined behaviour) when a codec sums them.
+inline std::int64_t add_counts(std::initializer_list<std::int64_t> counts) {
+  std::int64_t total = 0;
+  for (const std::int64_t count : counts) {
+    if (__builtin_add_overflow(total, count, &total)) {
+      return count > 0 ? std::numeric_limits<std::int64_t>::max()
+                       : std::numeric_limits<std::int64_t>::min();
+    }
+  }
+  return total;
 }
 
 template <class Json>

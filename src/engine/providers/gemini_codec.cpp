@@ -82,8 +82,8 @@ Usage read_usage(const Json& usage) {
   // promptTokenCount already includes cached content.
   out.input_tokens = count_field(usage, "promptTokenCount");
   // Thinking tokens are billed as output, like OpenAI's completion_tokens, which include them.
-  out.output_tokens =
-      count_field(usage, "candidatesTokenCount") + count_field(usage, "thoughtsTokenCount");
+  out.output_tokens = add_counts(
+      {count_field(usage, "candidatesTokenCount"), count_field(usage, "thoughtsTokenCount")});
   out.cached_input_tokens = count_field(usage, "cachedContentTokenCount");
   return out;
 }
