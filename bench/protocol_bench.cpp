@@ -322,9 +322,7 @@ void print_training_row(const Settings& s, Protocol& protocol, const Run& start)
   std::printf("training / serial eval: %.2f\n", eval_us > 0 ? train_us / eval_us : 0);
   tg::bench::print_handoffs("");
   // What one more call costs, without what a run pays once (its start, the engines, the
-  // trace's schema, the reports' fixed part): the difference of two run lengths. Start-up
-  // moves by milliseconds from run to run, which is tens of microseconds a call over a run of
-  // 250, so the margins are the steadier comparison.
+  // trace's schema, the reports' fixed part): the difference of two run lengths.
   const double train_margin =
       margin(fmt::format("training steps at the margin ({} steps against {})", 2 * kTrainingSteps,
                          kTrainingSteps),
